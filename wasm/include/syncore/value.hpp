@@ -1,0 +1,54 @@
+#pragma once
+// Document values are JSON (nlohmann::json). This file holds what the core needs of them beyond the
+// library: validation (no NaN/Infinity, bounded depth), a total order for queries, a compact binary
+// encoding with a string dictionary for change sets, and hashing for state hashes.
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "syncore/bytes.hpp"
+
+namespace syncore {
+
+using Value = nlohmann::json;
+
+constexpr int kMaxValueDepth = 64;
+
+/** Throws Error(InvalidArgument) naming `path` if v holds NaN/Infinity, binary data, or nests too deep. */
+void validateValue(const Value& v, const std::string& path);
+
+/** Total order over JSON: null < bool < number < string < array < object, then by value. */
+int compareValues(const Value& a, const Value& b);
+/** Rank of a JSON type in that order (0..5). */
+int typeRank(const Value& v);
+
+/** Approximate encoded size, for batch splitting and document size limits. */
+size_t approxValueSize(const Value& v);
+
+/** Adds a canonical form of v to a hash. Equal JSON (1 and 1.0 included) hashes equal. */
+void hashValue(Fnv64& h, const Value& v);
+
+/** Strings seen twice or more in a change set are written once, in a table, and referenced by index. */
+class StringTable {
+public:
+    void count(const std::string& s) { ++m_counts[s]; }
+    void countValue(const Value& v);
+    /** Freezes the table: strings seen at least twice get an index. */
+    void build();
+    /** Index of s, or -1 when it is written inline. */
+    int64_t find(const std::string& s) const;
+    const std::vector<std::string>& strings() const { return m_strings; }
+
+private:
+    std::unordered_map<std::string, uint32_t> m_counts;
+    std::unordered_map<std::string, uint32_t> m_index;
+    std::vector<std::string> m_strings;
+};
+
+void writeValue(Writer& w, const Value& v, const StringTable& table);
+Value readValue(Reader& r, const std::vector<std::string>& table, int depth = 0);
+
+} // namespace syncore

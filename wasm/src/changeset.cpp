@@ -1,0 +1,351 @@
+// Change set encoding, version 1 (docs/FORMAT.md, "Change set"). Columnar: each row attribute is its
+// own run-length encoded column, so the regular parts of a state (one transaction's rows share a stamp,
+// seqs count up by one) cost almost nothing and the bytes go to ids and values.
+#include "syncore/changeset.hpp"
+
+#include <cmath>
+#include <unordered_set>
+
+#include "syncore/error.hpp"
+
+namespace syncore {
+
+bool ChangeSet::empty() const {
+    for (const auto& c : collections)
+        if (!c.rows.empty() || !c.ranges.empty()) return false;
+    return true;
+}
+
+size_t ChangeSet::rowCount() const {
+    size_t n = 0;
+    for (const auto& c : collections) n += c.rows.size();
+    return n;
+}
+
+namespace {
+
+constexpr uint8_t kHasBase = 0x10;
+
+uint8_t kindFlags(const Row& r) {
+    return static_cast<uint8_t>(static_cast<uint8_t>(r.kind) | (r.flags << 2) | (r.base.isZero() ? 0 : kHasBase));
+}
+
+bool hasField(RowKind k) { return k != RowKind::Cl; }
+bool hasValue(const Row& r) {
+    return r.kind == RowKind::Counter || (r.kind == RowKind::Field && !(r.flags & rowflag::Absent));
+}
+
+// Run-length encoder for a column of unsigned values: (run length, value) pairs.
+class RleWriter {
+public:
+    void add(uint64_t v) {
+        if (m_run > 0 && v == m_value) {
+            ++m_run;
+            return;
+        }
+        flush();
+        m_value = v;
+        m_run = 1;
+    }
+    Bytes finish() {
+        flush();
+        return std::move(m_w.bytes());
+    }
+
+private:
+    void flush() {
+        if (m_run == 0) return;
+        m_w.varint(m_run);
+        m_w.varint(m_value);
+        m_run = 0;
+    }
+    Writer m_w;
+    uint64_t m_value = 0;
+    uint64_t m_run = 0;
+};
+
+class RleReader {
+public:
+    RleReader(Reader r, size_t total, const char* what) : m_r(r), m_left(total), m_what(what) {}
+    uint64_t next() {
+        if (m_run == 0) {
+            if (m_left == 0) fail(ErrorCode::Decode, std::string("column ") + m_what + " has too many values");
+            m_run = m_r.bounded(m_what, m_left);
+            if (m_run == 0) fail(ErrorCode::Decode, std::string("empty run in column ") + m_what);
+            m_value = m_r.varint(m_what);
+            m_left -= m_run;
+        }
+        --m_run;
+        return m_value;
+    }
+    void finish() {
+        if (m_run != 0 || m_left != 0 || !m_r.done())
+            fail(ErrorCode::Decode, std::string("column ") + m_what + " has a length that does not match its rows");
+    }
+
+private:
+    Reader m_r;
+    size_t m_left;
+    const char* m_what;
+    uint64_t m_value = 0;
+    uint64_t m_run = 0;
+};
+
+void putColumn(Writer& w, const Bytes& col) { w.blob(col); }
+
+void validateRow(const Row& r, const CollectionChanges& c, const ChangeSet& cs) {
+    const std::string where = "collection '" + c.name + "'";
+    if (r.kind != RowKind::Cl && r.kind != RowKind::Field && r.kind != RowKind::Counter)
+        fail(ErrorCode::Decode, "unknown row kind in " + where);
+    if (r.doc >= c.docIds.size()) fail(ErrorCode::Decode, "row refers to a missing document in " + where);
+    if (r.stamp.site >= cs.sites.size()) fail(ErrorCode::Decode, "row refers to a missing site in " + where);
+    if (r.stamp.hlc == 0) fail(ErrorCode::Decode, "row without a clock stamp in " + where);
+    if (r.seq == 0) fail(ErrorCode::Decode, "row without a sequence number in " + where);
+    if (r.flags & ~rowflag::All) fail(ErrorCode::Decode, "unknown row flags in " + where);
+    if (!r.base.isZero() && r.base.site >= cs.sites.size())
+        fail(ErrorCode::Decode, "row base refers to a missing site in " + where);
+    switch (r.kind) {
+    case RowKind::Cl:
+        if (r.flags || !r.base.isZero()) fail(ErrorCode::Decode, "causal-length row with flags or base in " + where);
+        if (r.stamp.epoch == 0) fail(ErrorCode::Decode, "causal length 0 in " + where);
+        break;
+    case RowKind::Field:
+        if (r.field >= cs.fieldNames.size()) fail(ErrorCode::Decode, "row refers to a missing field in " + where);
+        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0)
+            fail(ErrorCode::Decode, "field written at a deleted epoch in " + where);
+        if ((r.flags & rowflag::Absent) && !r.value.is_null())
+            fail(ErrorCode::Decode, "removed field with a value in " + where);
+        break;
+    case RowKind::Counter:
+        if (r.field >= cs.fieldNames.size()) fail(ErrorCode::Decode, "row refers to a missing field in " + where);
+        if (r.flags) fail(ErrorCode::Decode, "counter row with flags in " + where);
+        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0)
+            fail(ErrorCode::Decode, "counter written at a deleted epoch in " + where);
+        if (!r.value.is_number()) fail(ErrorCode::Decode, "counter row without a number in " + where);
+        if (r.value.is_number_float() && !std::isfinite(r.value.get<double>()))
+            fail(ErrorCode::Decode, "counter total is not finite in " + where);
+        break;
+    }
+}
+
+} // namespace
+
+void validateChangeSet(const ChangeSet& cs) {
+    std::unordered_set<SiteId, SiteIdHash> sites;
+    for (const auto& s : cs.sites) {
+        if (s.isZero()) fail(ErrorCode::Decode, "zero site id");
+        if (!sites.insert(s).second) fail(ErrorCode::Decode, "duplicate site id " + s.hex());
+    }
+    std::unordered_set<std::string> names;
+    for (const auto& f : cs.fieldNames) {
+        if (f == "id") fail(ErrorCode::Decode, "'id' cannot be a field name");
+        if (!names.insert(f).second) fail(ErrorCode::Decode, "duplicate field name '" + f + "'");
+    }
+    std::unordered_set<std::string> colls;
+    for (const auto& c : cs.collections) {
+        if (c.name.empty()) fail(ErrorCode::Decode, "empty collection name");
+        if (!colls.insert(c.name).second) fail(ErrorCode::Decode, "duplicate collection '" + c.name + "'");
+        std::unordered_set<std::string> ids;
+        for (const auto& id : c.docIds) {
+            if (id.empty()) fail(ErrorCode::Decode, "empty document id in collection '" + c.name + "'");
+            if (!ids.insert(id).second) fail(ErrorCode::Decode, "duplicate document id '" + id + "'");
+        }
+        for (const auto& r : c.rows) validateRow(r, c, cs);
+        for (const auto& g : c.ranges) {
+            if (g.site >= cs.sites.size()) fail(ErrorCode::Decode, "range refers to a missing site");
+            if (g.from > g.to) fail(ErrorCode::Decode, "range with from > to");
+        }
+    }
+}
+
+Bytes encodeChangeSet(const ChangeSet& cs) {
+    Writer w;
+    w.u8(kChangeSetVersion);
+    w.u8(0); // flags, reserved
+
+    StringTable table;
+    for (const auto& c : cs.collections)
+        for (const auto& r : c.rows)
+            if (hasValue(r)) table.countValue(r.value);
+    table.build();
+
+    w.varint(cs.sites.size());
+    for (const auto& s : cs.sites) w.raw(s.bytes.data(), 16);
+    w.varint(table.strings().size());
+    for (const auto& s : table.strings()) w.str(s);
+    w.varint(cs.fieldNames.size());
+    for (const auto& f : cs.fieldNames) w.str(f);
+    w.varint(cs.collections.size());
+    for (const auto& c : cs.collections) {
+        w.str(c.name);
+        // Document ids, front coded: shared prefix length with the previous id, then the rest.
+        w.varint(c.docIds.size());
+        const std::string* prev = nullptr;
+        for (const auto& id : c.docIds) {
+            size_t shared = 0;
+            if (prev)
+                while (shared < prev->size() && shared < id.size() && (*prev)[shared] == id[shared]) ++shared;
+            w.varint(shared);
+            w.varint(id.size() - shared);
+            w.raw(id.data() + shared, id.size() - shared);
+            prev = &id;
+        }
+        w.varint(c.ranges.size());
+        for (const auto& g : c.ranges) {
+            w.varint(g.site);
+            w.varint(g.from);
+            w.varint(g.to - g.from);
+        }
+        w.varint(c.rows.size());
+        RleWriter kind, doc, field, epoch, hlc, site, seq, bEpoch, bHlc, bSite;
+        Writer values;
+        uint64_t pDoc = 0, pHlc = 0, pSeq = 0, pBHlc = 0;
+        for (const auto& r : c.rows) {
+            kind.add(kindFlags(r));
+            doc.add(zigzag(static_cast<int64_t>(r.doc) - static_cast<int64_t>(pDoc)));
+            pDoc = r.doc;
+            if (hasField(r.kind)) field.add(r.field);
+            epoch.add(r.stamp.epoch);
+            hlc.add(zigzag(static_cast<int64_t>(r.stamp.hlc - pHlc)));
+            pHlc = r.stamp.hlc;
+            site.add(r.stamp.site);
+            seq.add(zigzag(static_cast<int64_t>(r.seq - pSeq)));
+            pSeq = r.seq;
+            if (!r.base.isZero()) {
+                bEpoch.add(r.base.epoch);
+                bHlc.add(zigzag(static_cast<int64_t>(r.base.hlc - pBHlc)));
+                pBHlc = r.base.hlc;
+                bSite.add(r.base.site);
+            }
+            if (hasValue(r)) writeValue(values, r.value, table);
+        }
+        for (RleWriter* col : {&kind, &doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite})
+            putColumn(w, col->finish());
+        putColumn(w, values.bytes());
+    }
+    return std::move(w.bytes());
+}
+
+ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
+    Reader r(data, size);
+    uint8_t version = r.u8("change set version");
+    if (version != kChangeSetVersion)
+        fail(ErrorCode::Decode, "unsupported change set version " + std::to_string(version) + " (this build reads " +
+                                    std::to_string(kChangeSetVersion) + ")");
+    if (r.u8("change set flags") != 0) fail(ErrorCode::Decode, "unknown change set flags");
+    ChangeSet cs;
+    size_t nSites = r.count("sites", 16);
+    cs.sites.resize(nSites);
+    for (auto& s : cs.sites) r.raw(s.bytes.data(), 16, "site id");
+    size_t nStrings = r.count("string table");
+    std::vector<std::string> strings;
+    strings.reserve(nStrings);
+    for (size_t i = 0; i < nStrings; ++i) strings.push_back(r.str("string table entry"));
+    size_t nFields = r.count("field names");
+    cs.fieldNames.reserve(nFields);
+    for (size_t i = 0; i < nFields; ++i) cs.fieldNames.push_back(r.str("field name"));
+    size_t nColls = r.count("collections", 4);
+    cs.collections.resize(nColls);
+    for (auto& c : cs.collections) {
+        c.name = r.str("collection name");
+        size_t nDocs = r.count("document ids", 2);
+        c.docIds.reserve(nDocs);
+        for (size_t i = 0; i < nDocs; ++i) {
+            size_t shared = r.bounded("document id prefix", i == 0 ? 0 : c.docIds.back().size());
+            size_t rest = r.count("document id");
+            std::string id = i == 0 ? std::string() : c.docIds.back().substr(0, shared);
+            size_t at = id.size();
+            id.resize(at + rest);
+            r.raw(id.data() + at, rest, "document id");
+            c.docIds.push_back(std::move(id));
+        }
+        size_t nRanges = r.count("ranges", 3);
+        c.ranges.resize(nRanges);
+        for (auto& g : c.ranges) {
+            g.site = static_cast<uint32_t>(r.bounded("range site", UINT32_MAX));
+            g.from = r.varint("range start");
+            uint64_t len = r.varint("range length");
+            if (len > UINT64_MAX - g.from) fail(ErrorCode::Decode, "range end overflows");
+            g.to = g.from + len;
+        }
+        // Every real row costs at least about a byte somewhere (a value, a distinct field index run or a
+        // document id), so rows beyond the input size are hostile: refuse them before allocating.
+        size_t nRows = r.bounded("row count", static_cast<uint64_t>(size) + 16);
+        Reader kindCol = r.sub(r.count("kind column"), "kind column");
+        Reader docCol = r.sub(r.count("doc column"), "doc column");
+        Reader fieldCol = r.sub(r.count("field column"), "field column");
+        Reader epochCol = r.sub(r.count("epoch column"), "epoch column");
+        Reader hlcCol = r.sub(r.count("clock column"), "clock column");
+        Reader siteCol = r.sub(r.count("site column"), "site column");
+        Reader seqCol = r.sub(r.count("seq column"), "seq column");
+        Reader bEpochCol = r.sub(r.count("base epoch column"), "base epoch column");
+        Reader bHlcCol = r.sub(r.count("base clock column"), "base clock column");
+        Reader bSiteCol = r.sub(r.count("base site column"), "base site column");
+        Reader valueCol = r.sub(r.count("value column"), "value column");
+
+        // First pass over the kind column tells how many rows each other column holds.
+        std::vector<uint8_t> kinds(nRows);
+        size_t withField = 0, withBase = 0;
+        {
+            RleReader k(kindCol, nRows, "kind");
+            for (size_t i = 0; i < nRows; ++i) {
+                uint64_t v = k.next();
+                if (v > 0xff || (v & 3) == 3) fail(ErrorCode::Decode, "unknown row kind");
+                kinds[i] = static_cast<uint8_t>(v);
+                if ((v & 3) != 0) ++withField;
+                if (v & kHasBase) ++withBase;
+            }
+            k.finish();
+        }
+        RleReader doc(docCol, nRows, "doc"), field(fieldCol, withField, "field"), epoch(epochCol, nRows, "epoch"),
+            hlc(hlcCol, nRows, "clock"), site(siteCol, nRows, "site"), seq(seqCol, nRows, "seq"),
+            bEpoch(bEpochCol, withBase, "base epoch"), bHlc(bHlcCol, withBase, "base clock"),
+            bSite(bSiteCol, withBase, "base site");
+        c.rows.resize(nRows);
+        uint64_t pDoc = 0, pHlc = 0, pSeq = 0, pBHlc = 0;
+        for (size_t i = 0; i < nRows; ++i) {
+            Row& row = c.rows[i];
+            uint8_t kf = kinds[i];
+            row.kind = static_cast<RowKind>(kf & 3);
+            row.flags = static_cast<uint8_t>((kf >> 2) & 3);
+            if (kf & 0xE0) fail(ErrorCode::Decode, "unknown row flags");
+            pDoc = pDoc + static_cast<uint64_t>(unzigzag(doc.next()));
+            if (pDoc >= c.docIds.size()) fail(ErrorCode::Decode, "row refers to a missing document");
+            row.doc = static_cast<uint32_t>(pDoc);
+            if (hasField(row.kind)) {
+                uint64_t f = field.next();
+                if (f >= cs.fieldNames.size()) fail(ErrorCode::Decode, "row refers to a missing field");
+                row.field = static_cast<uint32_t>(f);
+            }
+            uint64_t e = epoch.next();
+            if (e > UINT32_MAX) fail(ErrorCode::Decode, "epoch out of range");
+            row.stamp.epoch = static_cast<uint32_t>(e);
+            pHlc += static_cast<uint64_t>(unzigzag(hlc.next()));
+            row.stamp.hlc = pHlc;
+            uint64_t s = site.next();
+            if (s >= cs.sites.size()) fail(ErrorCode::Decode, "row refers to a missing site");
+            row.stamp.site = static_cast<uint32_t>(s);
+            pSeq += static_cast<uint64_t>(unzigzag(seq.next()));
+            row.seq = pSeq;
+            if (kf & kHasBase) {
+                uint64_t be = bEpoch.next();
+                if (be > UINT32_MAX) fail(ErrorCode::Decode, "base epoch out of range");
+                row.base.epoch = static_cast<uint32_t>(be);
+                pBHlc += static_cast<uint64_t>(unzigzag(bHlc.next()));
+                row.base.hlc = pBHlc;
+                uint64_t bs = bSite.next();
+                if (bs >= cs.sites.size()) fail(ErrorCode::Decode, "row base refers to a missing site");
+                row.base.site = static_cast<uint32_t>(bs);
+                if (row.base.isZero()) fail(ErrorCode::Decode, "row base flagged but zero");
+            }
+            if (hasValue(row)) row.value = readValue(valueCol, strings);
+        }
+        for (RleReader* col : {&doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite}) col->finish();
+        if (!valueCol.done()) fail(ErrorCode::Decode, "value column has trailing bytes");
+    }
+    if (!r.done()) fail(ErrorCode::Decode, "trailing bytes after change set");
+    validateChangeSet(cs);
+    return cs;
+}
+
+} // namespace syncore

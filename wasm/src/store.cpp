@@ -1,0 +1,598 @@
+// Store: tables, documents, local writes and transactions. Sync is in store_sync.cpp, conflicts and
+// snapshots in store_conflicts.cpp, persistence in store_storage.cpp, invariants in store_check.cpp.
+#include <algorithm>
+#include <cmath>
+
+#include "store_impl.hpp"
+
+namespace syncore {
+
+ConflictPolicy parseConflictPolicy(const std::string& name) {
+    if (name == "lww") return ConflictPolicy::Lww;
+    if (name == "manual") return ConflictPolicy::Manual;
+    if (name == "custom") return ConflictPolicy::Custom;
+    fail(ErrorCode::InvalidArgument, "unknown conflict policy '" + name + "' (expected 'lww', 'manual' or 'custom')");
+}
+
+const char* conflictPolicyName(ConflictPolicy p) {
+    switch (p) {
+    case ConflictPolicy::Manual: return "manual";
+    case ConflictPolicy::Custom: return "custom";
+    default: return "lww";
+    }
+}
+
+Value StampInfo::toJson() const { return Value{{"epoch", epoch}, {"hlc", hlc}, {"site", site.hex()}}; }
+
+namespace {
+std::string typeName(const Value& v) {
+    switch (v.type()) {
+    case Value::value_t::null: return "null";
+    case Value::value_t::boolean: return "a boolean";
+    case Value::value_t::string: return "a string";
+    case Value::value_t::array: return "an array";
+    case Value::value_t::object: return "an object";
+    default: return v.is_number() ? "a number" : "a non-JSON value";
+    }
+}
+
+void checkCollectionName(const std::string& name) {
+    if (name.empty()) fail(ErrorCode::InvalidArgument, "collection name must be a non-empty string");
+    if (name.size() > 256) fail(ErrorCode::InvalidArgument, "collection name is longer than 256 bytes");
+}
+
+void checkDocId(const std::string& id) {
+    if (id.empty()) fail(ErrorCode::InvalidArgument, "document id must be a non-empty string");
+    if (id.size() > 1024) fail(ErrorCode::InvalidArgument, "document id is longer than 1024 bytes");
+}
+
+void checkFieldName(const std::string& name) {
+    if (name == "id") fail(ErrorCode::InvalidArgument, "'id' is the document id, not a field that can be changed");
+}
+} // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// Tables
+
+uint32_t Store::Impl::internSite(const SiteId& s) {
+    auto it = siteIndex.find(s);
+    if (it != siteIndex.end()) return it->second;
+    uint32_t idx = static_cast<uint32_t>(sites.size());
+    sites.push_back(s);
+    siteIndex.emplace(s, idx);
+    return idx;
+}
+
+uint32_t Store::Impl::internField(const std::string& name) {
+    auto it = fieldIndex.find(name);
+    if (it != fieldIndex.end()) return it->second;
+    uint32_t idx = static_cast<uint32_t>(fieldNames.size());
+    fieldNames.push_back(name);
+    fieldIndex.emplace(name, idx);
+    return idx;
+}
+
+uint32_t Store::Impl::collectionIndex(const std::string& name) {
+    auto it = collIndex.find(name);
+    if (it != collIndex.end()) return it->second;
+    uint32_t idx = static_cast<uint32_t>(colls.size());
+    colls.emplace_back();
+    colls.back().name = name;
+    collIndex.emplace(name, idx);
+    return idx;
+}
+
+CollectionState& Store::Impl::collection(const std::string& name) { return colls[collectionIndex(name)]; }
+
+CollectionState* Store::Impl::findCollection(const std::string& name) {
+    auto it = collIndex.find(name);
+    return it == collIndex.end() ? nullptr : &colls[it->second];
+}
+
+const CollectionState* Store::Impl::findCollection(const std::string& name) const {
+    auto it = collIndex.find(name);
+    return it == collIndex.end() ? nullptr : &colls[it->second];
+}
+
+int Store::Impl::cmp(const Stamp& a, const Stamp& b) const {
+    if (a.epoch != b.epoch) return a.epoch < b.epoch ? -1 : 1;
+    if (a.hlc != b.hlc) return a.hlc < b.hlc ? -1 : 1;
+    if (a.hlc == 0 || a.site == b.site) return 0;
+    return sites[a.site] < sites[b.site] ? -1 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Documents
+
+Value Store::Impl::counterValue(const DocState& d, uint32_t name, const FieldState* reg) const {
+    Stamp r = reg ? reg->stamp : Stamp{0, d.epoch, 0};
+    // Sum the contributions that build on the current register, in site-id order so every replica
+    // adds the same doubles in the same order.
+    std::vector<const CounterState*> parts;
+    for (const auto& c : d.counters)
+        if (c.name == name && c.base.epoch == r.epoch && c.base.hlc == r.hlc && (r.hlc == 0 || c.base.site == r.site))
+            parts.push_back(&c);
+    double total = 0;
+    if (reg && !(reg->flags & rowflag::Absent)) {
+        if (parts.empty()) return reg->value;
+        if (reg->value.is_number()) total = reg->value.get<double>();
+    } else if (parts.empty()) {
+        return Value(); // caller checks for "no value"
+    }
+    std::sort(parts.begin(), parts.end(),
+              [&](const CounterState* a, const CounterState* b) { return sites[a->stamp.site] < sites[b->stamp.site]; });
+    for (auto* p : parts) total += p->total;
+    if (std::floor(total) == total && std::fabs(total) < 9007199254740992.0) return Value(static_cast<int64_t>(total));
+    return Value(total);
+}
+
+Value Store::Impl::materialize(const CollectionState&, const DocState& d) const {
+    Value out = Value::object();
+    out["id"] = d.id;
+    for (const auto& f : d.fields) {
+        if (f.flags & rowflag::Absent) continue;
+        out[fieldNames[f.name]] = d.counters.empty() ? f.value : counterValue(d, f.name, &f);
+    }
+    for (const auto& c : d.counters) {
+        const std::string& n = fieldNames[c.name];
+        if (out.contains(n)) continue;
+        const FieldState* reg = d.field(c.name);
+        Value v = counterValue(d, c.name, reg);
+        if (!v.is_null()) out[n] = std::move(v);
+    }
+    return out;
+}
+
+void Store::Impl::raiseEpoch(CollectionState& c, DocState& d, uint32_t epoch) {
+    if (epoch <= d.epoch) return;
+    bool was = d.present();
+    d.epoch = epoch;
+    d.fields.erase(std::remove_if(d.fields.begin(), d.fields.end(),
+                                  [&](const FieldState& f) { return f.stamp.epoch < epoch; }),
+                   d.fields.end());
+    d.counters.erase(std::remove_if(d.counters.begin(), d.counters.end(),
+                                    [&](const CounterState& x) { return x.stamp.epoch < epoch; }),
+                     d.counters.end());
+    bool now = d.present();
+    if (was && !now) --c.present;
+    if (!was && now) ++c.present;
+}
+
+DocState& Store::Impl::docForWrite(uint32_t coll, const std::string& id, bool* created) {
+    CollectionState& c = colls[coll];
+    auto it = c.index.find(id);
+    if (it != c.index.end()) {
+        *created = false;
+        return c.docs[it->second];
+    }
+    *created = true;
+    uint32_t idx = static_cast<uint32_t>(c.docs.size());
+    c.docs.emplace_back();
+    c.docs.back().id = id;
+    c.index.emplace(id, idx);
+    return c.docs.back();
+}
+
+std::optional<Value> Store::Impl::get(const std::string& coll, const std::string& id) const {
+    const CollectionState* c = findCollection(coll);
+    if (!c) return std::nullopt;
+    auto it = c->index.find(id);
+    if (it == c->index.end() || !c->docs[it->second].present()) return std::nullopt;
+    return materialize(*c, c->docs[it->second]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Transactions
+
+void Store::Impl::begin() {
+    if (txn.active) fail(ErrorCode::InvalidArgument, "a transaction is already running; write through its Txn");
+    txn = TxnState();
+    txn.active = true;
+    txn.undo.collections = colls.size();
+    txn.undo.seq = seq;
+    txn.seqBefore = seq;
+    txn.hlc = clock.next(); // one stamp for the whole transaction: its rows are one atomic write
+}
+
+void Store::Impl::touch(uint32_t coll, uint32_t doc, bool created) {
+    if (!txn.touchedSet.insert({coll, doc}).second) return;
+    txn.touched.push_back({coll, doc});
+    CollectionState& c = colls[coll];
+    if (txn.collVvBefore.size() <= coll) txn.collVvBefore.resize(coll + 1, UINT64_MAX);
+    if (txn.collVvBefore[coll] == UINT64_MAX) {
+        txn.collVvBefore[coll] = c.vvAt(0);
+        txn.undo.vvs.push_back({coll, c.vv});
+        txn.undo.presentCounts.push_back({coll, c.present});
+    }
+    txn.undo.docs.push_back({coll, doc, created, created ? DocState() : c.docs[doc]});
+}
+
+void Store::Impl::rollback() {
+    auto& u = txn.undo;
+    for (auto it = u.docs.rbegin(); it != u.docs.rend(); ++it) {
+        CollectionState& c = colls[it->coll];
+        if (it->created) {
+            c.index.erase(c.docs[it->doc].id);
+            c.docs.pop_back(); // created docs were appended, and are undone in reverse order
+        } else {
+            c.docs[it->doc] = std::move(it->before);
+        }
+    }
+    for (auto& [id, rec] : u.conflictsRemoved) conflicts[id] = std::move(rec);
+    for (auto& [coll, vv] : u.vvs) colls[coll].vv = std::move(vv);
+    for (auto& [coll, n] : u.presentCounts) colls[coll].present = n;
+    while (colls.size() > u.collections) {
+        collIndex.erase(colls.back().name);
+        colls.pop_back();
+    }
+    seq = u.seq;
+    txn = TxnState();
+}
+
+CommitResult Store::Impl::commit() {
+    CommitResult out;
+    if (txn.touched.empty()) {
+        txn = TxnState();
+        return out;
+    }
+    try {
+        ChangeSet cs = buildChanges(txn.touched, txn.seqBefore, txn.collVvBefore);
+        for (auto& c : cs.collections) {
+            CollectionState& st = colls[collIndex.at(c.name)];
+            st.raiseVv(0, seq);
+        }
+        out.changes = encodeChangeSet(cs);
+        journalRecord(RecordType::Changes, out.changes);
+    } catch (...) {
+        rollback();
+        throw;
+    }
+    std::vector<std::pair<uint32_t, uint32_t>> touched = std::move(txn.touched);
+    txn = TxnState();
+    out.changed.reserve(touched.size());
+    for (auto& [c, d] : touched) out.changed.push_back({colls[c].name, colls[c].docs[d].id});
+    maybeCompact();
+    return out;
+}
+
+void Store::Impl::writeField(CollectionState&, DocState& d, uint32_t name, const Value& v, bool absent,
+                             uint8_t flags) {
+    FieldState* cur = d.field(name);
+    Stamp st = localStamp(d.epoch);
+    if (cur) {
+        // Written twice in one transaction: keep the base of the value the transaction replaced.
+        bool sameTxn = cur->stamp.hlc == txn.hlc && cur->stamp.site == 0 && cur->stamp.epoch == d.epoch;
+        if (!sameTxn) cur->base = cur->stamp;
+        cur->stamp = st;
+        cur->seq = ++seq;
+        cur->flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
+        cur->value = absent ? Value() : v;
+    } else {
+        FieldState f;
+        f.name = name;
+        f.flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
+        f.stamp = st;
+        f.seq = ++seq;
+        if (!absent) f.value = v;
+        d.fields.push_back(std::move(f));
+    }
+}
+
+void Store::Impl::txPut(const std::string& coll, const Value& doc) {
+    checkCollectionName(coll);
+    if (!doc.is_object()) fail(ErrorCode::InvalidArgument, "document must be a JSON object, got " + typeName(doc));
+    auto idIt = doc.find("id");
+    if (idIt == doc.end() || !idIt->is_string())
+        fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
+    const std::string& id = idIt->get_ref<const std::string&>();
+    checkDocId(id);
+    for (auto it = doc.begin(); it != doc.end(); ++it)
+        if (it.key() != "id") validateValue(it.value(), it.key());
+    if (approxValueSize(doc) > options.maxDocumentBytes)
+        fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
+                                           std::to_string(options.maxDocumentBytes) + " bytes");
+    uint32_t ci = collectionIndex(coll);
+    bool created;
+    DocState& dref = docForWrite(ci, id, &created);
+    uint32_t di = colls[ci].index.at(id);
+    touch(ci, di, created);
+    CollectionState& c = colls[ci];
+    DocState& d = c.docs[di];
+    (void)dref;
+    if (!d.present()) {
+        uint32_t epoch = d.epoch + 1; // 0 -> 1 (new), even -> odd (brought back after a delete)
+        raiseEpoch(c, d, epoch);
+        d.cl = localStamp(epoch);
+        d.clSeq = ++seq;
+    }
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+        if (it.key() == "id") continue;
+        uint32_t name = internField(it.key());
+        FieldState* cur = d.field(name);
+        bool hasCounter = std::any_of(d.counters.begin(), d.counters.end(),
+                                      [&](const CounterState& x) { return x.name == name; });
+        if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value()) continue;
+        writeField(c, d, name, it.value(), false, 0);
+    }
+    // Fields the new document no longer has are removed (counters included).
+    std::vector<uint32_t> gone;
+    for (const auto& f : d.fields)
+        if (!(f.flags & rowflag::Absent) && !doc.contains(fieldNames[f.name])) gone.push_back(f.name);
+    for (const auto& x : d.counters)
+        if (!doc.contains(fieldNames[x.name]) && !d.field(x.name) &&
+            std::find(gone.begin(), gone.end(), x.name) == gone.end())
+            gone.push_back(x.name);
+    for (uint32_t name : gone) writeField(c, d, name, Value(), true, 0);
+}
+
+void Store::Impl::txUpdate(const std::string& coll, const std::string& id, const Value& fields) {
+    checkCollectionName(coll);
+    checkDocId(id);
+    if (!fields.is_object())
+        fail(ErrorCode::InvalidArgument, "update of '" + id + "' needs an object of fields, got " + typeName(fields));
+    for (auto it = fields.begin(); it != fields.end(); ++it) {
+        if (it.key() == "id") {
+            if (it.value() != Value(id)) fail(ErrorCode::InvalidArgument, "update cannot change a document's 'id'");
+            continue;
+        }
+        validateValue(it.value(), it.key());
+    }
+    CollectionState* cp = findCollection(coll);
+    auto found = cp ? cp->index.find(id) : decltype(cp->index.find(id))();
+    if (!cp || found == cp->index.end() || !cp->docs[found->second].present())
+        fail(ErrorCode::NotFound, "no document '" + id + "' in collection '" + coll + "'");
+    uint32_t ci = collIndex.at(coll);
+    uint32_t di = found->second;
+    size_t extra = approxValueSize(fields);
+    if (extra > 1024) {
+        Value merged = materialize(colls[ci], colls[ci].docs[di]);
+        for (auto it = fields.begin(); it != fields.end(); ++it) merged[it.key()] = it.value();
+        if (approxValueSize(merged) > options.maxDocumentBytes)
+            fail(ErrorCode::LimitExceeded, "document '" + id + "' would be larger than the limit of " +
+                                               std::to_string(options.maxDocumentBytes) + " bytes");
+    }
+    touch(ci, di, false);
+    CollectionState& c = colls[ci];
+    DocState& d = c.docs[di];
+    for (auto it = fields.begin(); it != fields.end(); ++it) {
+        if (it.key() == "id") continue;
+        uint32_t name = internField(it.key());
+        FieldState* cur = d.field(name);
+        bool hasCounter = std::any_of(d.counters.begin(), d.counters.end(),
+                                      [&](const CounterState& x) { return x.name == name; });
+        if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value()) continue;
+        writeField(c, d, name, it.value(), false, 0);
+    }
+}
+
+void Store::Impl::txRemove(const std::string& coll, const std::string& id) {
+    checkCollectionName(coll);
+    checkDocId(id);
+    CollectionState* cp = findCollection(coll);
+    if (!cp) return;
+    auto found = cp->index.find(id);
+    if (found == cp->index.end() || !cp->docs[found->second].present()) return; // already gone: nothing to do
+    uint32_t ci = collIndex.at(coll);
+    uint32_t di = found->second;
+    touch(ci, di, false);
+    CollectionState& c = colls[ci];
+    DocState& d = c.docs[di];
+    uint32_t epoch = d.epoch + 1; // odd -> even: deleted, and every write made before is dead
+    raiseEpoch(c, d, epoch);
+    d.cl = localStamp(epoch);
+    d.clSeq = ++seq;
+}
+
+void Store::Impl::txIncrement(const std::string& coll, const std::string& id, const std::string& field, double by) {
+    checkCollectionName(coll);
+    checkDocId(id);
+    checkFieldName(field);
+    if (!std::isfinite(by)) fail(ErrorCode::InvalidArgument, "increment of '" + field + "' must be a finite number");
+    CollectionState* cp = findCollection(coll);
+    auto found = cp ? cp->index.find(id) : decltype(cp->index.find(id))();
+    if (!cp || found == cp->index.end() || !cp->docs[found->second].present())
+        fail(ErrorCode::NotFound, "no document '" + id + "' in collection '" + coll + "'");
+    uint32_t ci = collIndex.at(coll);
+    uint32_t di = found->second;
+    uint32_t name = internField(field);
+    {
+        const DocState& d = colls[ci].docs[di];
+        const FieldState* reg = d.field(name);
+        if (reg && !(reg->flags & rowflag::Absent) && !reg->value.is_number())
+            fail(ErrorCode::InvalidArgument,
+                 "field '" + field + "' of '" + id + "' holds " + typeName(reg->value) + ", not a number");
+        Value cur = counterValue(d, name, reg);
+        if (cur.is_number() && !std::isfinite(cur.get<double>() + by))
+            fail(ErrorCode::OutOfRange, "increment of '" + field + "' would overflow");
+    }
+    touch(ci, di, false);
+    DocState& d = colls[ci].docs[di];
+    const FieldState* reg = d.field(name);
+    Stamp r = reg ? reg->stamp : Stamp{0, d.epoch, 0};
+    CounterState* own = nullptr;
+    for (auto& x : d.counters)
+        if (x.name == name && x.stamp.site == 0) own = &x;
+    if (!own) {
+        d.counters.emplace_back();
+        own = &d.counters.back();
+        own->name = name;
+    }
+    bool sameBase = own->seq != 0 && own->base.epoch == r.epoch && own->base.hlc == r.hlc &&
+                    (r.hlc == 0 || own->base.site == r.site);
+    own->total = sameBase ? own->total + by : by;
+    own->base = r;
+    own->stamp = localStamp(d.epoch);
+    own->seq = ++seq;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Public API
+
+Store::Store(std::unique_ptr<Impl> impl) : m(std::move(impl)) {}
+Store::~Store() = default;
+
+const SiteId& Store::siteId() const { return m->sites[0]; }
+
+void Store::configureCollection(const std::string& collection, ConflictPolicy policy) {
+    checkCollectionName(collection);
+    if (m->txn.active) fail(ErrorCode::InvalidArgument, "cannot configure a collection inside a transaction");
+    CollectionState* c = m->findCollection(collection);
+    if (c && c->policy == policy) return;
+    Value rec{{"collection", collection}, {"policy", conflictPolicyName(policy)}};
+    m->journalRecord(RecordType::Config, Value::to_msgpack(rec));
+    m->collection(collection).policy = policy;
+}
+
+ConflictPolicy Store::policy(const std::string& collection) const {
+    const CollectionState* c = m->findCollection(collection);
+    return c ? c->policy : ConflictPolicy::Lww;
+}
+
+uint32_t Store::schemaVersion() const { return m->schemaVersion; }
+
+void Store::setSchemaVersion(uint32_t version) {
+    if (version == m->schemaVersion) return;
+    Value rec{{"schemaVersion", version}};
+    m->journalRecord(RecordType::Config, Value::to_msgpack(rec));
+    m->schemaVersion = version;
+}
+
+namespace {
+template <typename F> CommitResult runTxn(Store::Impl& m, F&& f) {
+    m.begin();
+    try {
+        f();
+    } catch (...) {
+        m.rollback();
+        throw;
+    }
+    return m.commit();
+}
+} // namespace
+
+CommitResult Store::put(const std::string& collection, const Value& doc) {
+    return runTxn(*m, [&] { m->txPut(collection, doc); });
+}
+
+CommitResult Store::update(const std::string& collection, const std::string& id, const Value& fields) {
+    return runTxn(*m, [&] { m->txUpdate(collection, id, fields); });
+}
+
+CommitResult Store::remove(const std::string& collection, const std::string& id) {
+    return runTxn(*m, [&] { m->txRemove(collection, id); });
+}
+
+CommitResult Store::increment(const std::string& collection, const std::string& id, const std::string& field,
+                              double by) {
+    return runTxn(*m, [&] { m->txIncrement(collection, id, field, by); });
+}
+
+CommitResult Store::transaction(const std::function<void(Txn&)>& fn) {
+    Txn tx(*m);
+    return runTxn(*m, [&] { fn(tx); });
+}
+
+void Txn::put(const std::string& collection, const Value& doc) { m.txPut(collection, doc); }
+void Txn::update(const std::string& collection, const std::string& id, const Value& fields) {
+    m.txUpdate(collection, id, fields);
+}
+void Txn::remove(const std::string& collection, const std::string& id) { m.txRemove(collection, id); }
+void Txn::increment(const std::string& collection, const std::string& id, const std::string& field, double by) {
+    m.txIncrement(collection, id, field, by);
+}
+std::optional<Value> Txn::get(const std::string& collection, const std::string& id) const {
+    return m.get(collection, id);
+}
+
+std::optional<Value> Store::get(const std::string& collection, const std::string& id) const {
+    return m->get(collection, id);
+}
+
+size_t Store::count(const std::string& collection) const {
+    const CollectionState* c = m->findCollection(collection);
+    return c ? c->present : 0;
+}
+
+std::vector<std::string> Store::collections() const {
+    std::vector<std::string> out;
+    for (const auto& c : m->colls) out.push_back(c.name);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<Value> Store::find(const std::string& collection, const Query& query) const {
+    std::vector<Value> out;
+    const CollectionState* c = m->findCollection(collection);
+    if (!c) return out;
+    // Conditions are checked against stored field values, so only matching documents are built.
+    std::vector<const DocState*> hits;
+    Value scratch;
+    auto fieldValue = [&](const DocState& d, const std::string& name) -> const Value* {
+        static const Value idHolder;
+        (void)idHolder;
+        if (name == "id") {
+            scratch = d.id;
+            return &scratch;
+        }
+        auto fi = m->fieldIndex.find(name);
+        if (fi == m->fieldIndex.end()) return nullptr;
+        const FieldState* f = d.field(fi->second);
+        bool hasCounter = false;
+        for (const auto& x : d.counters)
+            if (x.name == fi->second) hasCounter = true;
+        if (!hasCounter) return f && !(f->flags & rowflag::Absent) ? &f->value : nullptr;
+        scratch = m->counterValue(d, fi->second, f);
+        return scratch.is_null() && !(f && !(f->flags & rowflag::Absent)) ? nullptr : &scratch;
+    };
+    for (const auto& d : c->docs) {
+        if (!d.present()) continue;
+        bool ok = true;
+        for (const auto& cond : query.where) {
+            if (!evalCondition(cond, fieldValue(d, cond.field))) {
+                ok = false;
+                break;
+            }
+        }
+        if (ok) hits.push_back(&d);
+    }
+    if (!query.orderBy.empty()) {
+        // Extract sort keys once, then sort; ties broken by id so results are deterministic.
+        struct Keyed {
+            const DocState* d;
+            std::vector<Value> keys;
+        };
+        std::vector<Keyed> keyed;
+        keyed.reserve(hits.size());
+        for (auto* d : hits) {
+            Keyed k{d, {}};
+            for (const auto& o : query.orderBy) {
+                const Value* v = fieldValue(*d, o.field);
+                k.keys.push_back(v ? *v : Value());
+            }
+            keyed.push_back(std::move(k));
+        }
+        auto less = [&](const Keyed& a, const Keyed& b) {
+            for (size_t i = 0; i < query.orderBy.size(); ++i) {
+                int c2 = compareValues(a.keys[i], b.keys[i]);
+                if (c2) return query.orderBy[i].descending ? c2 > 0 : c2 < 0;
+            }
+            return a.d->id < b.d->id;
+        };
+        if (query.limit && query.limit < keyed.size()) {
+            std::partial_sort(keyed.begin(), keyed.begin() + static_cast<long>(query.limit), keyed.end(), less);
+            keyed.resize(query.limit);
+        } else {
+            std::sort(keyed.begin(), keyed.end(), less);
+        }
+        hits.clear();
+        for (auto& k : keyed) hits.push_back(k.d);
+    } else {
+        std::sort(hits.begin(), hits.end(), [](const DocState* a, const DocState* b) { return a->id < b->id; });
+        if (query.limit && query.limit < hits.size()) hits.resize(query.limit);
+    }
+    out.reserve(hits.size());
+    for (auto* d : hits) out.push_back(m->materialize(*c, *d));
+    return out;
+}
+
+} // namespace syncore

@@ -1,0 +1,186 @@
+#pragma once
+// Internal state of a Store (not installed, not part of the API).
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "syncore/journal.hpp"
+#include "syncore/store.hpp"
+
+namespace syncore {
+
+// Stamps inside the store use store site indexes; index 0 is this replica.
+struct FieldState {
+    uint32_t name = 0;
+    uint8_t flags = 0;
+    Stamp stamp;
+    Stamp base;
+    uint64_t seq = 0;
+    Value value;
+};
+
+struct CounterState {
+    uint32_t name = 0;
+    Stamp stamp; // stamp.site is the contributing site
+    Stamp base;  // register stamp this total builds on (hlc 0 = no register in that epoch)
+    uint64_t seq = 0;
+    double total = 0;
+};
+
+struct DocState {
+    std::string id;
+    uint32_t epoch = 0; // effective causal length: max of the Cl row and every live row's epoch
+    Stamp cl;           // the Cl row (epoch = causal length); zero if none seen
+    uint64_t clSeq = 0;
+    std::vector<FieldState> fields;
+    std::vector<CounterState> counters;
+
+    bool present() const { return epoch % 2 == 1; }
+    FieldState* field(uint32_t name) {
+        for (auto& f : fields)
+            if (f.name == name) return &f;
+        return nullptr;
+    }
+    const FieldState* field(uint32_t name) const { return const_cast<DocState*>(this)->field(name); }
+};
+
+struct CollectionState {
+    std::string name;
+    ConflictPolicy policy = ConflictPolicy::Lww;
+    std::vector<DocState> docs;
+    std::unordered_map<std::string, uint32_t> index;
+    std::vector<uint64_t> vv; // by store site index
+    size_t present = 0;
+
+    uint64_t vvAt(uint32_t site) const { return site < vv.size() ? vv[site] : 0; }
+    void raiseVv(uint32_t site, uint64_t seq) {
+        if (site >= vv.size()) vv.resize(site + 1, 0);
+        if (seq > vv[site]) vv[site] = seq;
+    }
+};
+
+struct ConflictState {
+    std::string collection, doc, field;
+    Value localValue, remoteValue;
+    bool localAbsent = false, remoteAbsent = false;
+    Stamp localStamp, remoteStamp;
+    bool localWins = false;
+};
+
+struct NamedSnapshot {
+    SnapshotInfo info;
+    Bytes state; // encoded change set of the whole store when it was taken
+};
+
+// Undo log of one transaction, so a failing transaction leaves the store unchanged.
+struct UndoLog {
+    struct DocUndo {
+        uint32_t coll;
+        uint32_t doc;
+        bool created;
+        DocState before;
+    };
+    std::vector<DocUndo> docs;
+    std::set<std::pair<uint32_t, uint32_t>> saved;
+    std::vector<std::pair<std::string, ConflictState>> conflictsRemoved;
+    std::vector<std::pair<uint32_t, std::vector<uint64_t>>> vvs;
+    std::vector<std::pair<uint32_t, size_t>> presentCounts;
+    size_t collections = 0;
+    uint64_t seq = 0;
+    uint64_t clock = 0;
+};
+
+struct Store::Impl {
+    StoreOptions options;
+    Clock clock;
+    std::vector<SiteId> sites; // sites[0] = this replica
+    std::unordered_map<SiteId, uint32_t, SiteIdHash> siteIndex;
+    std::vector<std::string> fieldNames;
+    std::unordered_map<std::string, uint32_t> fieldIndex;
+    std::vector<CollectionState> colls;
+    std::unordered_map<std::string, uint32_t> collIndex;
+    std::map<std::string, ConflictState> conflicts;
+    std::vector<NamedSnapshot> snapshots;
+    uint32_t schemaVersion = 0;
+    uint64_t seq = 0; // highest sequence number this replica has used
+
+    Store* owner = nullptr;
+
+    // Persistence
+    Journal journal;
+    bool persistent = false;
+    bool replaying = false;
+    uint64_t stateBytes = 0;
+
+    // The transaction being built (local writes)
+    struct TxnState {
+        bool active = false;
+        UndoLog undo;
+        uint64_t hlc = 0;
+        uint64_t seqBefore = 0;
+        std::vector<uint64_t> collVvBefore; // vv[self] of each collection before, by collection index
+        std::vector<std::pair<uint32_t, uint32_t>> touched; // (collection, doc) in first-touch order
+        std::set<std::pair<uint32_t, uint32_t>> touchedSet;
+        std::set<std::string> resolved; // conflict ids the transaction resolves
+    } txn;
+
+    // --- tables ---
+    uint32_t internSite(const SiteId& s);
+    uint32_t internField(const std::string& name);
+    CollectionState& collection(const std::string& name); // creates
+    CollectionState* findCollection(const std::string& name);
+    const CollectionState* findCollection(const std::string& name) const;
+    uint32_t collectionIndex(const std::string& name); // creates
+    int cmp(const Stamp& a, const Stamp& b) const;
+
+    // --- documents ---
+    Value materialize(const CollectionState& c, const DocState& d) const;
+    Value counterValue(const DocState& d, uint32_t name, const FieldState* reg) const;
+    void raiseEpoch(CollectionState& c, DocState& d, uint32_t epoch);
+    DocState& docForWrite(uint32_t coll, const std::string& id, bool* created);
+
+    // --- local writes (inside a transaction) ---
+    void begin();
+    CommitResult commit();
+    void rollback();
+    void touch(uint32_t coll, uint32_t doc, bool created);
+    Stamp localStamp(uint32_t epoch) const { return Stamp{txn.hlc, epoch, 0}; }
+    void writeField(CollectionState& c, DocState& d, uint32_t name, const Value& v, bool absent, uint8_t flags);
+    void txPut(const std::string& coll, const Value& doc);
+    void txUpdate(const std::string& coll, const std::string& id, const Value& fields);
+    void txRemove(const std::string& coll, const std::string& id);
+    void txIncrement(const std::string& coll, const std::string& id, const std::string& field, double by);
+    std::optional<Value> get(const std::string& coll, const std::string& id) const;
+
+    // --- remote ---
+    ApplyResult applyChanges(const ChangeSet& cs, bool journal, const Bytes* encoded);
+    void detectConflict(CollectionState& c, DocState& d, const FieldState* cur, const Row& row,
+                        const Value& rowValue, const Stamp& rowStamp, const Stamp& rowBase, ApplyResult& res);
+    void clearResolved(const CollectionState& c, const DocState& d, uint32_t name, const Stamp& base,
+                       ApplyResult* res);
+    ChangeSet buildChanges(const std::vector<std::pair<uint32_t, uint32_t>>& docs, uint64_t minSeq,
+                           const std::vector<uint64_t>& vvBefore) const;
+
+    // --- conflicts ---
+    std::string conflictId(const std::string& coll, const std::string& doc, const std::string& field) const;
+    Conflict publicConflict(const std::string& id, const ConflictState& c) const;
+    StampInfo stampInfo(const Stamp& s) const { return StampInfo{s.epoch, s.hlc, sites[s.site]}; }
+
+    // --- persistence ---
+    void journalRecord(RecordType type, const Bytes& payload);
+    void maybeCompact();
+    void compactNow();
+    Bytes encodeMeta() const;
+    void loadMeta(const Bytes& payload);
+    void applyConfigRecord(const Bytes& payload);
+    void load(OpenReport& report);
+    void resetState();
+    void replayRecord(RecordType type, const Bytes& payload);
+};
+
+} // namespace syncore

@@ -1,0 +1,338 @@
+#include "syncore/value.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "syncore/error.hpp"
+
+namespace syncore {
+
+namespace {
+
+void validateAt(const Value& v, const std::string& path, int depth) {
+    if (depth > kMaxValueDepth)
+        fail(ErrorCode::InvalidArgument,
+             "value at '" + path + "' nests deeper than " + std::to_string(kMaxValueDepth) + " levels");
+    switch (v.type()) {
+    case Value::value_t::number_float: {
+        double d = v.get<double>();
+        if (!std::isfinite(d))
+            fail(ErrorCode::InvalidArgument, "value at '" + path + "' is " + (std::isnan(d) ? "NaN" : "Infinity") +
+                                                 ", which JSON cannot hold");
+        break;
+    }
+    case Value::value_t::array: {
+        size_t i = 0;
+        for (const auto& item : v) validateAt(item, path + "[" + std::to_string(i++) + "]", depth + 1);
+        break;
+    }
+    case Value::value_t::object:
+        for (auto it = v.begin(); it != v.end(); ++it) validateAt(it.value(), path + "." + it.key(), depth + 1);
+        break;
+    case Value::value_t::binary:
+    case Value::value_t::discarded:
+        fail(ErrorCode::InvalidArgument, "value at '" + path + "' is not JSON");
+    default:
+        break;
+    }
+}
+
+// Value encoding tags (docs/FORMAT.md, "Values").
+enum Tag : uint8_t {
+    TNull = 0,
+    TFalse = 1,
+    TTrue = 2,
+    TInt = 3,    // zigzag varint
+    TUint = 4,   // varint, for integers above INT64_MAX
+    TDouble = 5, // 8 bytes little endian
+    TStr = 6,    // varint length + bytes
+    TStrRef = 7, // varint index into the string table
+    TArray = 8,  // varint count + values
+    TObject = 9, // varint count + (key, value); a key is a TStr/TStrRef/short string without its tag byte rules
+    TSmallInt = 0x10, // 0x10..0x3f: integers 0..47
+    TShortStr = 0x40, // 0x40..0x7f: strings of 0..63 bytes, bytes follow
+};
+constexpr int kSmallIntCount = 0x40 - 0x10;
+constexpr size_t kShortStrMax = 0x40 - 1;
+
+void writeString(Writer& w, const std::string& s, const StringTable& table) {
+    int64_t idx = table.find(s);
+    if (idx >= 0) {
+        w.u8(TStrRef);
+        w.varint(static_cast<uint64_t>(idx));
+    } else if (s.size() <= kShortStrMax) {
+        w.u8(static_cast<uint8_t>(TShortStr + s.size()));
+        w.raw(s.data(), s.size());
+    } else {
+        w.u8(TStr);
+        w.str(s);
+    }
+}
+
+std::string readString(Reader& r, uint8_t tag, const std::vector<std::string>& table) {
+    if (tag == TStrRef) {
+        uint64_t idx = r.varint("string reference");
+        if (idx >= table.size()) fail(ErrorCode::Decode, "string reference out of range");
+        return table[idx];
+    }
+    if (tag == TStr) return r.str("string");
+    if (tag >= TShortStr && tag < TShortStr + 0x40) {
+        size_t n = tag - TShortStr;
+        std::string s(n, '\0');
+        r.raw(s.data(), n, "string");
+        return s;
+    }
+    fail(ErrorCode::Decode, "expected a string, found tag " + std::to_string(tag));
+}
+
+void hashString(Fnv64& h, const std::string& s) { h.add(s); }
+
+} // namespace
+
+void validateValue(const Value& v, const std::string& path) { validateAt(v, path, 0); }
+
+int typeRank(const Value& v) {
+    switch (v.type()) {
+    case Value::value_t::null: return 0;
+    case Value::value_t::boolean: return 1;
+    case Value::value_t::number_integer:
+    case Value::value_t::number_unsigned:
+    case Value::value_t::number_float: return 2;
+    case Value::value_t::string: return 3;
+    case Value::value_t::array: return 4;
+    case Value::value_t::object: return 5;
+    default: return 6;
+    }
+}
+
+int compareValues(const Value& a, const Value& b) {
+    int ra = typeRank(a), rb = typeRank(b);
+    if (ra != rb) return ra < rb ? -1 : 1;
+    switch (ra) {
+    case 0: return 0;
+    case 1: return static_cast<int>(a.get<bool>()) - static_cast<int>(b.get<bool>());
+    case 2: return a < b ? -1 : (b < a ? 1 : 0); // nlohmann compares int/uint/float numerically
+    case 3: {
+        const auto& sa = a.get_ref<const std::string&>();
+        const auto& sb = b.get_ref<const std::string&>();
+        int c = sa.compare(sb);
+        return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case 4: {
+        size_t n = std::min(a.size(), b.size());
+        for (size_t i = 0; i < n; ++i)
+            if (int c = compareValues(a[i], b[i])) return c;
+        return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+    }
+    case 5: {
+        auto ia = a.begin(), ib = b.begin(); // nlohmann::json objects iterate in key order
+        for (; ia != a.end() && ib != b.end(); ++ia, ++ib) {
+            int c = ia.key().compare(ib.key());
+            if (c) return c < 0 ? -1 : 1;
+            if (int cv = compareValues(ia.value(), ib.value())) return cv;
+        }
+        if (ia == a.end() && ib == b.end()) return 0;
+        return ia == a.end() ? -1 : 1;
+    }
+    default: return 0;
+    }
+}
+
+size_t approxValueSize(const Value& v) {
+    switch (v.type()) {
+    case Value::value_t::string: return v.get_ref<const std::string&>().size() + 2;
+    case Value::value_t::array: {
+        size_t n = 2;
+        for (const auto& x : v) n += approxValueSize(x);
+        return n;
+    }
+    case Value::value_t::object: {
+        size_t n = 2;
+        for (auto it = v.begin(); it != v.end(); ++it) n += it.key().size() + 2 + approxValueSize(it.value());
+        return n;
+    }
+    case Value::value_t::number_float: return 9;
+    case Value::value_t::number_integer:
+    case Value::value_t::number_unsigned: return 5;
+    default: return 1;
+    }
+}
+
+void hashValue(Fnv64& h, const Value& v) {
+    switch (v.type()) {
+    case Value::value_t::null: h.add64(0xA0); break;
+    case Value::value_t::boolean: h.add64(v.get<bool>() ? 0xA2 : 0xA1); break;
+    case Value::value_t::number_integer:
+    case Value::value_t::number_unsigned:
+    case Value::value_t::number_float: {
+        h.add64(0xA3);
+        double d = v.get<double>();
+        if (v.is_number_integer() || (d == std::floor(d) && std::fabs(d) < 9.0e15)) {
+            if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+                h.add64(v.get<uint64_t>());
+                h.add64(1);
+            } else {
+                h.add64(static_cast<uint64_t>(v.is_number_float() ? static_cast<int64_t>(d) : v.get<int64_t>()));
+            }
+        } else {
+            uint64_t bits;
+            std::memcpy(&bits, &d, 8);
+            h.add64(bits);
+            h.add64(2);
+        }
+        break;
+    }
+    case Value::value_t::string:
+        h.add64(0xA4);
+        hashString(h, v.get_ref<const std::string&>());
+        break;
+    case Value::value_t::array:
+        h.add64(0xA5);
+        h.add64(v.size());
+        for (const auto& x : v) hashValue(h, x);
+        break;
+    case Value::value_t::object:
+        h.add64(0xA6);
+        h.add64(v.size());
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            hashString(h, it.key());
+            hashValue(h, it.value());
+        }
+        break;
+    default: h.add64(0xAF); break;
+    }
+}
+
+void StringTable::countValue(const Value& v) {
+    switch (v.type()) {
+    case Value::value_t::string: count(v.get_ref<const std::string&>()); break;
+    case Value::value_t::array:
+        for (const auto& x : v) countValue(x);
+        break;
+    case Value::value_t::object:
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            count(it.key());
+            countValue(it.value());
+        }
+        break;
+    default: break;
+    }
+}
+
+void StringTable::build() {
+    std::vector<std::pair<uint32_t, const std::string*>> repeated;
+    for (auto& [s, n] : m_counts)
+        if (n >= 2 && s.size() >= 2) repeated.push_back({n, &s});
+    // Most used first, so the common strings get one-byte indexes; ties by text for determinism.
+    std::sort(repeated.begin(), repeated.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+    });
+    for (auto& [n, s] : repeated) {
+        m_index.emplace(*s, static_cast<uint32_t>(m_strings.size()));
+        m_strings.push_back(*s);
+    }
+    m_counts.clear();
+}
+
+int64_t StringTable::find(const std::string& s) const {
+    if (m_index.empty()) return -1;
+    auto it = m_index.find(s);
+    return it == m_index.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+void writeValue(Writer& w, const Value& v, const StringTable& table) {
+    switch (v.type()) {
+    case Value::value_t::null: w.u8(TNull); break;
+    case Value::value_t::boolean: w.u8(v.get<bool>() ? TTrue : TFalse); break;
+    case Value::value_t::number_integer: {
+        int64_t i = v.get<int64_t>();
+        if (i >= 0 && i < kSmallIntCount) {
+            w.u8(static_cast<uint8_t>(TSmallInt + i));
+        } else {
+            w.u8(TInt);
+            w.svarint(i);
+        }
+        break;
+    }
+    case Value::value_t::number_unsigned: {
+        uint64_t u = v.get<uint64_t>();
+        if (u < static_cast<uint64_t>(kSmallIntCount)) {
+            w.u8(static_cast<uint8_t>(TSmallInt + u));
+        } else if (u <= static_cast<uint64_t>(INT64_MAX)) {
+            w.u8(TInt);
+            w.svarint(static_cast<int64_t>(u));
+        } else {
+            w.u8(TUint);
+            w.varint(u);
+        }
+        break;
+    }
+    case Value::value_t::number_float:
+        w.u8(TDouble);
+        w.f64(v.get<double>());
+        break;
+    case Value::value_t::string: writeString(w, v.get_ref<const std::string&>(), table); break;
+    case Value::value_t::array:
+        w.u8(TArray);
+        w.varint(v.size());
+        for (const auto& x : v) writeValue(w, x, table);
+        break;
+    case Value::value_t::object:
+        w.u8(TObject);
+        w.varint(v.size());
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            writeString(w, it.key(), table);
+            writeValue(w, it.value(), table);
+        }
+        break;
+    default: fail(ErrorCode::InvalidArgument, "cannot encode a non-JSON value");
+    }
+}
+
+Value readValue(Reader& r, const std::vector<std::string>& table, int depth) {
+    if (depth > kMaxValueDepth) fail(ErrorCode::Decode, "value nests too deep");
+    uint8_t tag = r.u8("value tag");
+    switch (tag) {
+    case TNull: return Value();
+    case TFalse: return Value(false);
+    case TTrue: return Value(true);
+    case TInt: return Value(r.svarint("integer"));
+    case TUint: {
+        uint64_t u = r.varint("integer");
+        if (u <= static_cast<uint64_t>(INT64_MAX)) fail(ErrorCode::Decode, "non-canonical unsigned integer");
+        return Value(u);
+    }
+    case TDouble: {
+        double d = r.f64("number");
+        if (!std::isfinite(d)) fail(ErrorCode::Decode, "number is NaN or Infinity");
+        return Value(d);
+    }
+    case TArray: {
+        size_t n = r.count("array items");
+        Value a = Value::array();
+        a.get_ref<Value::array_t&>().reserve(n);
+        for (size_t i = 0; i < n; ++i) a.push_back(readValue(r, table, depth + 1));
+        return a;
+    }
+    case TObject: {
+        size_t n = r.count("object members", 2);
+        Value o = Value::object();
+        for (size_t i = 0; i < n; ++i) {
+            std::string key = readString(r, r.u8("object key"), table);
+            Value item = readValue(r, table, depth + 1);
+            if (o.contains(key)) fail(ErrorCode::Decode, "duplicate object key '" + key + "'");
+            o[std::move(key)] = std::move(item);
+        }
+        return o;
+    }
+    default:
+        if (tag >= TSmallInt && tag < TSmallInt + kSmallIntCount) return Value(static_cast<int64_t>(tag - TSmallInt));
+        if (tag == TStr || tag == TStrRef || (tag >= TShortStr && tag < TShortStr + 0x40))
+            return Value(readString(r, tag, table));
+        fail(ErrorCode::Decode, "unknown value tag " + std::to_string(tag));
+    }
+}
+
+} // namespace syncore
