@@ -156,6 +156,20 @@ void Store::Impl::raiseEpoch(CollectionState& c, DocState& d, uint32_t epoch) {
     bool now = d.present();
     if (was && !now) --c.present;
     if (!was && now) ++c.present;
+    // Conflict records of a dead epoch are moot: the document was deleted since. Dropping them here
+    // is deterministic, so every replica (and a journal replay) does the same.
+    if (!conflicts.empty()) {
+        for (auto it = conflicts.begin(); it != conflicts.end();) {
+            const ConflictState& r = it->second;
+            if (r.collection == c.name && r.doc == d.id && std::max(r.localStamp.epoch, r.remoteStamp.epoch) < epoch) {
+                if (txn.active) txn.undo.conflictsRemoved.push_back({it->first, r});
+                clearedByEpoch.push_back(it->first);
+                it = conflicts.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
 }
 
 DocState& Store::Impl::docForWrite(uint32_t coll, const std::string& id, bool* created) {
@@ -188,6 +202,7 @@ void Store::Impl::begin() {
     if (txn.active) fail(ErrorCode::InvalidArgument, "a transaction is already running; write through its Txn");
     txn = TxnState();
     txn.active = true;
+    clearedByEpoch.clear();
     txn.undo.collections = colls.size();
     txn.undo.seq = seq;
     txn.seqBefore = seq;

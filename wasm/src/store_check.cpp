@@ -1,4 +1,6 @@
 // Store::checkInvariants: what must hold between any two public calls. Tests and fuzzers call it.
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "store_impl.hpp"
@@ -62,7 +64,9 @@ void Store::checkInvariants() const {
                 if (k.stamp.site == 0 && k.seq > maxOwnSeq) maxOwnSeq = k.seq;
                 if (k.stamp.epoch > epoch) epoch = k.stamp.epoch;
             }
-            if (epoch != d.epoch) broken(where + ": effective causal length out of step");
+            if (epoch != d.epoch)
+                broken(where + ": effective causal length out of step (stored " + std::to_string(d.epoch) + ", rows say " +
+                       std::to_string(epoch) + ")");
         }
         if (present != c.present) broken("present count of '" + c.name + "'");
     }
@@ -73,6 +77,31 @@ void Store::checkInvariants() const {
         checkStamp(c.localStamp, "conflict " + id);
         checkStamp(c.remoteStamp, "conflict " + id);
     }
+}
+
+std::string Store::debugDump() const {
+    const Impl& s = *m;
+    std::string out;
+    auto stamp = [&](const Stamp& st) {
+        return std::to_string(st.epoch) + ":" + std::to_string(st.hlc) + ":" +
+               (st.hlc ? s.sites[st.site].hex().substr(0, 4) : std::string("-"));
+    };
+    std::vector<std::string> lines;
+    for (const auto& c : s.colls)
+        for (const auto& d : c.docs) {
+            std::string k = c.name + "/" + d.id;
+            lines.push_back(k + " epoch=" + std::to_string(d.epoch) + " cl=" + stamp(d.cl) + "#" + std::to_string(d.clSeq));
+            for (const auto& f : d.fields)
+                lines.push_back(k + "." + s.fieldNames[f.name] + " " + stamp(f.stamp) + "#" + std::to_string(f.seq) +
+                                " base=" + stamp(f.base) + " flags=" + std::to_string(f.flags) + " " + f.value.dump());
+            for (const auto& x : d.counters)
+                lines.push_back(k + "." + s.fieldNames[x.name] + "+" + s.sites[x.stamp.site].hex().substr(0, 4) + " " +
+                                stamp(x.stamp) + "#" + std::to_string(x.seq) + " base=" + stamp(x.base) + " total=" +
+                                std::to_string(x.total));
+        }
+    std::sort(lines.begin(), lines.end());
+    for (auto& l : lines) out += l + "\n";
+    return out;
 }
 
 } // namespace syncore

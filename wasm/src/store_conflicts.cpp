@@ -135,18 +135,17 @@ CommitResult Store::resolveConflict(const std::string& id, ResolveMode mode, con
         uint32_t name = m->internField(rec.field);
         // A new write that says "I saw the winner and chose this"; it clears the record wherever it lands.
         m->writeField(cc, doc, name, chosen, absent, rowflag::Resolves);
-        // Counter contributions on this field no longer apply on top of the chosen value.
         FieldState* f = doc.field(name);
         m->clearResolved(cc, doc, name, f->base, nullptr);
-        if (m->conflicts.count(id)) { // the current value moved past the record: drop it anyway
-            m->txn.undo.conflictsRemoved.push_back({id, m->conflicts[id]});
-            m->conflicts.erase(id);
-        }
     } catch (...) {
         m->rollback();
         throw;
     }
-    return m->commit();
+    m->clearedByEpoch.clear();
+    CommitResult res = m->commit();
+    // Safety net: a record the write did not clear is dropped through the journal, so replay agrees.
+    if (m->conflicts.count(id)) dismissConflict(id);
+    return res;
 }
 
 void Store::dismissConflict(const std::string& id) {

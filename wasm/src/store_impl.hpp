@@ -108,6 +108,7 @@ struct Store::Impl {
     std::vector<NamedSnapshot> snapshots;
     uint32_t schemaVersion = 0;
     uint64_t seq = 0; // highest sequence number this replica has used
+    std::vector<std::string> clearedByEpoch; // conflict ids dropped by raiseEpoch, drained by apply
 
     Store* owner = nullptr;
 

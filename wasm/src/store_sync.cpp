@@ -210,11 +210,15 @@ std::vector<Bytes> Store::changesSince(const SyncVector& have, const std::vector
         auto closeRanges = [&](bool last, uint32_t current) {
             // Sites whose rows all went out get their full vector entry; the site still being sent
             // gets what this batch holds.
+            // A range never reaches past this replica's own vector: holding a row that arrived out of
+            // order (seq 123 without 100) is no proof of holding everything below it.
             for (uint32_t s : batchSites) {
                 bool done = last || s != current;
-                uint64_t to = done ? std::max(c.vvAt(s), maxInBatch[s]) : maxInBatch[s];
-                if (to > from[s]) b->cs.collections[pi].ranges.push_back(Range{b->site(s), from[s], to});
-                from[s] = to;
+                uint64_t to = done ? c.vvAt(s) : std::min(maxInBatch[s], c.vvAt(s));
+                if (to > from[s]) {
+                    b->cs.collections[pi].ranges.push_back(Range{b->site(s), from[s], to});
+                    from[s] = to;
+                }
                 inBatch[s] = 0;
             }
             batchSites.clear();
@@ -400,11 +404,10 @@ ApplyResult Store::Impl::applyChanges(const ChangeSet& cs, bool journal, const B
                         if (x.name == name && x.stamp.site == st.site) cur = &x;
                 if (cur && cmp(st, cur->stamp) <= 0) break;
                 DocState& dd = create(row.doc);
-                raiseEpoch(c, dd, st.epoch);
-                if (!cur) {
-                    for (auto& x : dd.counters)
-                        if (x.name == name && x.stamp.site == st.site) cur = &x;
-                }
+                raiseEpoch(c, dd, st.epoch); // may prune dd.counters: find the contribution again
+                cur = nullptr;
+                for (auto& x : dd.counters)
+                    if (x.name == name && x.stamp.site == st.site) cur = &x;
                 if (!cur) {
                     dd.counters.emplace_back();
                     cur = &dd.counters.back();
@@ -433,6 +436,8 @@ ApplyResult Store::Impl::applyChanges(const ChangeSet& cs, bool journal, const B
             if (s == 0 && g.to > seq && c.vvAt(0) >= g.to) seq = g.to;
         }
     }
+    for (auto& id : clearedByEpoch) res.clearedConflicts.push_back(std::move(id));
+    clearedByEpoch.clear();
     if (journal && persistent && !replaying) maybeCompact();
     return res;
 }

@@ -175,6 +175,9 @@ public:
     /** Bytes in the journal since the last compaction. */
     uint64_t journalBytes() const;
 
+    /** Every stored row in canonical order, one per line: what stateHash() hashes, for diffs in tests. */
+    std::string debugDump() const;
+
     /** Throws Error(Internal) describing the first broken invariant. Used by tests and fuzzers. */
     void checkInvariants() const;
 
