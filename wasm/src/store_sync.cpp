@@ -127,10 +127,12 @@ ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32
     Builder b(*this);
     b.site(0); // this replica is site 0 of its own change sets
     std::map<uint32_t, std::vector<RowRef>> byColl;
-    for (auto& [ci, di] : docs) {
-        const DocState& d = colls[ci].docs[di];
-        forEachRow(d, di, [&](const RowRef& r) {
-            if (r.site == 0 && r.seq > minSeq) byColl[ci].push_back(r);
+    for (const auto& touched : docs) {
+        const uint32_t ci = touched.first;
+        const DocState& d = colls[ci].docs[touched.second];
+        std::vector<RowRef>& out = byColl[ci];
+        forEachRow(d, touched.second, [&](const RowRef& r) {
+            if (r.site == 0 && r.seq > minSeq) out.push_back(r);
         });
     }
     for (auto& [ci, rows] : byColl) {
