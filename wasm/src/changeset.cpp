@@ -145,11 +145,8 @@ void validateChangeSet(const ChangeSet& cs) {
     for (const auto& c : cs.collections) {
         if (c.name.empty()) fail(ErrorCode::Decode, "empty collection name");
         if (!colls.insert(c.name).second) fail(ErrorCode::Decode, "duplicate collection '" + c.name + "'");
-        std::unordered_set<std::string> ids;
-        for (const auto& id : c.docIds) {
+        for (const auto& id : c.docIds)
             if (id.empty()) fail(ErrorCode::Decode, "empty document id in collection '" + c.name + "'");
-            if (!ids.insert(id).second) fail(ErrorCode::Decode, "duplicate document id '" + id + "'");
-        }
         for (const auto& r : c.rows) validateRow(r, c, cs);
         for (const auto& g : c.ranges) {
             if (g.site >= cs.sites.size()) fail(ErrorCode::Decode, "range refers to a missing site");
@@ -166,7 +163,7 @@ Bytes encodeChangeSet(const ChangeSet& cs) {
     StringTable table;
     for (const auto& c : cs.collections)
         for (const auto& r : c.rows)
-            if (hasValue(r)) table.countValue(r.value);
+            if (hasValue(r)) table.countValue(r.val());
     table.build();
 
     w.varint(cs.sites.size());
@@ -217,7 +214,7 @@ Bytes encodeChangeSet(const ChangeSet& cs) {
                 pBHlc = r.base.hlc;
                 bSite.add(r.base.site);
             }
-            if (hasValue(r)) writeValue(values, r.value, table);
+            if (hasValue(r)) writeValue(values, r.val(), table);
         }
         for (RleWriter* col : {&kind, &doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite})
             putColumn(w, col->finish());

@@ -202,6 +202,7 @@ void Store::Impl::begin() {
     if (txn.active) fail(ErrorCode::InvalidArgument, "a transaction is already running; write through its Txn");
     txn = TxnState();
     txn.active = true;
+    txn.id = ++txnCounter;
     clearedByEpoch.clear();
     txn.undo.collections = colls.size();
     txn.undo.seq = seq;
@@ -210,9 +211,9 @@ void Store::Impl::begin() {
 }
 
 void Store::Impl::touch(uint32_t coll, uint32_t doc, bool created) {
-    if (!txn.touchedSet.insert({coll, doc}).second) return;
-    txn.touched.push_back({coll, doc});
     CollectionState& c = colls[coll];
+    if (c.docs[doc].txnMark == txn.id) return;
+    txn.touched.push_back({coll, doc});
     if (txn.collVvBefore.size() <= coll) txn.collVvBefore.resize(coll + 1, UINT64_MAX);
     if (txn.collVvBefore[coll] == UINT64_MAX) {
         txn.collVvBefore[coll] = c.vvAt(0);
@@ -220,6 +221,7 @@ void Store::Impl::touch(uint32_t coll, uint32_t doc, bool created) {
         txn.undo.presentCounts.push_back({coll, c.present});
     }
     txn.undo.docs.push_back({coll, doc, created, created ? DocState() : c.docs[doc]});
+    c.docs[doc].txnMark = txn.id;
 }
 
 void Store::Impl::rollback() {

@@ -39,6 +39,7 @@ struct DocState {
     uint64_t clSeq = 0;
     std::vector<FieldState> fields;
     std::vector<CounterState> counters;
+    uint64_t txnMark = 0; // the local transaction that last touched this document (undo bookkeeping)
 
     bool present() const { return epoch % 2 == 1; }
     FieldState* field(uint32_t name) {
@@ -108,6 +109,7 @@ struct Store::Impl {
     std::vector<NamedSnapshot> snapshots;
     uint32_t schemaVersion = 0;
     uint64_t seq = 0; // highest sequence number this replica has used
+    uint64_t txnCounter = 0;
     std::vector<std::string> clearedByEpoch; // conflict ids dropped by raiseEpoch, drained by apply
 
     Store* owner = nullptr;
@@ -126,7 +128,7 @@ struct Store::Impl {
         uint64_t seqBefore = 0;
         std::vector<uint64_t> collVvBefore; // vv[self] of each collection before, by collection index
         std::vector<std::pair<uint32_t, uint32_t>> touched; // (collection, doc) in first-touch order
-        std::set<std::pair<uint32_t, uint32_t>> touchedSet;
+        uint64_t id = 0;
         std::set<std::string> resolved; // conflict ids the transaction resolves
     } txn;
 
@@ -159,7 +161,7 @@ struct Store::Impl {
     std::optional<Value> get(const std::string& coll, const std::string& id) const;
 
     // --- remote ---
-    ApplyResult applyChanges(const ChangeSet& cs, bool journal, const Bytes* encoded);
+    ApplyResult applyChanges(ChangeSet& cs, bool journal, const Bytes* encoded);
     void detectConflict(CollectionState& c, DocState& d, const FieldState* cur, const Row& row,
                         const Value& rowValue, const Stamp& rowStamp, const Stamp& rowBase, ApplyResult& res);
     void clearResolved(const CollectionState& c, const DocState& d, uint32_t name, const Stamp& base,

@@ -164,7 +164,11 @@ void Store::Impl::applyConfigRecord(const Bytes& payload) {
 
 void Store::Impl::replayRecord(RecordType type, const Bytes& payload) {
     switch (type) {
-    case RecordType::Changes: applyChanges(decodeChangeSet(payload), false, nullptr); break;
+    case RecordType::Changes: {
+        ChangeSet cs = decodeChangeSet(payload);
+        applyChanges(cs, false, nullptr);
+        break;
+    }
     case RecordType::Config: applyConfigRecord(payload); break;
     case RecordType::Dismiss: conflicts.erase(std::string(payload.begin(), payload.end())); break;
     case RecordType::Snapshot: {
@@ -224,7 +228,8 @@ void Store::Impl::load(OpenReport& report) {
             loadMeta(scan.records[0].payload);
             Value meta = parseMsgpack(scan.records[0].payload, "state metadata");
             journalStart = num<uint32_t>(need(meta, "journalStart"), "journalStart");
-            applyChanges(decodeChangeSet(scan.records[1].payload), false, nullptr);
+            ChangeSet state = decodeChangeSet(scan.records[1].payload);
+            applyChanges(state, false, nullptr);
             haveState = true;
             stateBytes = file.size();
         } catch (const Error& e) {

@@ -21,6 +21,7 @@ public:
         cs.collections.emplace_back();
         cs.collections.back().name = name;
         m_docs.emplace_back();
+        m_dense.emplace_back();
         return cs.collections.back();
     }
     size_t partIndex(const std::string& name) {
@@ -43,7 +44,19 @@ public:
         m_fields.emplace(f, idx);
         return idx;
     }
+    /** Large change sets (a whole state) map documents through a vector instead of a hash map. */
+    void dense(size_t partIdx, size_t docs) { m_dense[partIdx].assign(docs, UINT32_MAX); }
+
     uint32_t doc(size_t partIdx, uint32_t storeDoc, const std::string& id) {
+        auto& dense = m_dense[partIdx];
+        if (!dense.empty()) {
+            uint32_t& slot = dense[storeDoc];
+            if (slot == UINT32_MAX) {
+                slot = static_cast<uint32_t>(cs.collections[partIdx].docIds.size());
+                cs.collections[partIdx].docIds.push_back(id);
+            }
+            return slot;
+        }
         auto& map = m_docs[partIdx];
         auto it = map.find(storeDoc);
         if (it != map.end()) return it->second;
@@ -74,7 +87,7 @@ public:
             row.flags = f.flags;
             row.seq = f.seq;
             row.base = base(f.base);
-            row.value = f.value;
+            row.ref = &f.value; // borrowed: encoded before the store changes
         } else {
             const CounterState& c = d.counters[sub];
             row.stamp = stamp(c.stamp);
@@ -96,6 +109,7 @@ private:
     std::unordered_map<std::string, size_t> m_parts;
     std::unordered_map<uint32_t, uint32_t> m_sites, m_fields;
     std::vector<std::unordered_map<uint32_t, uint32_t>> m_docs;
+    std::vector<std::vector<uint32_t>> m_dense;
 };
 
 struct RowRef {
@@ -138,6 +152,8 @@ ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32
     for (auto& [ci, rows] : byColl) {
         std::sort(rows.begin(), rows.end(), [](const RowRef& a, const RowRef& b) { return a.seq < b.seq; });
         size_t pi = b.partIndex(colls[ci].name);
+        if (rows.size() > 1024) b.dense(pi, colls[ci].docs.size());
+        b.cs.collections[pi].rows.reserve(rows.size());
         for (const auto& r : rows) b.addRow(pi, r.doc, colls[ci].docs[r.doc], r.kind, r.sub);
         uint64_t from = ci < vvBefore.size() && vvBefore[ci] != UINT64_MAX ? vvBefore[ci] : colls[ci].vvAt(0);
         b.cs.collections[pi].ranges.push_back(Range{0, from, seq});
@@ -228,6 +244,7 @@ std::vector<Bytes> Store::changesSince(const SyncVector& have, const std::vector
         auto ensureBatch = [&] {
             if (!b) newBatch();
             pi = b->partIndex(c.name);
+            if (rows.size() > 1024) b->dense(pi, c.docs.size());
         };
         ensureBatch();
         for (size_t i = 0; i < rows.size(); ++i) {
@@ -262,15 +279,16 @@ Bytes Store::encodeState() const {
 }
 
 ApplyResult Store::apply(const Bytes& batch) {
-    ChangeSet cs = decodeChangeSet(batch);
     if (m->txn.active) fail(ErrorCode::InvalidArgument, "cannot apply remote changes inside a transaction");
+    ChangeSet cs = decodeChangeSet(batch);
     return m->applyChanges(cs, true, &batch);
 }
 
 ApplyResult Store::apply(const ChangeSet& batch) {
-    validateChangeSet(batch);
     if (m->txn.active) fail(ErrorCode::InvalidArgument, "cannot apply remote changes inside a transaction");
-    return m->applyChanges(batch, true, nullptr);
+    validateChangeSet(batch);
+    ChangeSet copy = batch;
+    return m->applyChanges(copy, true, nullptr);
 }
 
 void Store::Impl::clearResolved(const CollectionState& c, const DocState& d, uint32_t name, const Stamp& base,
@@ -320,7 +338,7 @@ void Store::Impl::detectConflict(CollectionState& c, DocState& d, const FieldSta
     res.newConflicts.push_back(id);
 }
 
-ApplyResult Store::Impl::applyChanges(const ChangeSet& cs, bool journal, const Bytes* encoded) {
+ApplyResult Store::Impl::applyChanges(ChangeSet& cs, bool journal, const Bytes* encoded) {
     ApplyResult res;
     // Write ahead: once the record is on disk, applying cannot fail (the batch is validated).
     if (journal && persistent && !replaying) journalRecord(RecordType::Changes, encoded ? *encoded : encodeChangeSet(cs));
@@ -334,7 +352,7 @@ ApplyResult Store::Impl::applyChanges(const ChangeSet& cs, bool journal, const B
         return Stamp{s.hlc, s.epoch, s.hlc == 0 ? 0u : siteMap[s.site]};
     };
 
-    for (const auto& part : cs.collections) {
+    for (auto& part : cs.collections) {
         uint32_t ci = collectionIndex(part.name);
         std::vector<int64_t> docMap(part.docIds.size(), -1); // change-set doc -> store doc, found lazily
         std::vector<char> changedDoc(part.docIds.size(), 0);
@@ -353,7 +371,7 @@ ApplyResult Store::Impl::applyChanges(const ChangeSet& cs, bool journal, const B
             docMap[i] = static_cast<int64_t>(colls[ci].docs.size() - 1);
             return colls[ci].docs.back();
         };
-        for (const Row& row : part.rows) {
+        for (Row& row : part.rows) {
             CollectionState& c = colls[ci];
             Stamp st = mapStamp(row.stamp);
             clock.observe(st.hlc);
@@ -390,7 +408,7 @@ ApplyResult Store::Impl::applyChanges(const ChangeSet& cs, bool journal, const B
                     cur->stamp = st;
                     cur->base = base;
                     cur->seq = row.seq;
-                    cur->value = row.value;
+                    cur->value = std::move(row.value); // the change set is ours: move, don't copy
                     won = true;
                     d = &dd;
                 }

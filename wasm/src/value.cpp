@@ -11,29 +11,53 @@ namespace syncore {
 
 namespace {
 
-void validateAt(const Value& v, const std::string& path, int depth) {
+// Walks without building paths; only on failure is the path of the bad value spelled out.
+struct PathStep {
+    const PathStep* parent;
+    const std::string* key; // object member, or null for an array index
+    size_t index;
+};
+
+std::string spell(const std::string& root, const PathStep* step) {
+    std::vector<const PathStep*> steps;
+    for (; step; step = step->parent) steps.push_back(step);
+    std::string out = root;
+    for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+        if ((*it)->key) out += "." + *(*it)->key;
+        else out += "[" + std::to_string((*it)->index) + "]";
+    }
+    return out;
+}
+
+void validateAt(const Value& v, const std::string& root, const PathStep* at, int depth) {
     if (depth > kMaxValueDepth)
-        fail(ErrorCode::InvalidArgument,
-             "value at '" + path + "' nests deeper than " + std::to_string(kMaxValueDepth) + " levels");
+        fail(ErrorCode::InvalidArgument, "value at '" + spell(root, at) + "' nests deeper than " +
+                                             std::to_string(kMaxValueDepth) + " levels");
     switch (v.type()) {
     case Value::value_t::number_float: {
         double d = v.get<double>();
         if (!std::isfinite(d))
-            fail(ErrorCode::InvalidArgument, "value at '" + path + "' is " + (std::isnan(d) ? "NaN" : "Infinity") +
-                                                 ", which JSON cannot hold");
+            fail(ErrorCode::InvalidArgument, "value at '" + spell(root, at) + "' is " +
+                                                 (std::isnan(d) ? "NaN" : "Infinity") + ", which JSON cannot hold");
         break;
     }
     case Value::value_t::array: {
         size_t i = 0;
-        for (const auto& item : v) validateAt(item, path + "[" + std::to_string(i++) + "]", depth + 1);
+        for (const auto& item : v) {
+            PathStep step{at, nullptr, i++};
+            validateAt(item, root, &step, depth + 1);
+        }
         break;
     }
     case Value::value_t::object:
-        for (auto it = v.begin(); it != v.end(); ++it) validateAt(it.value(), path + "." + it.key(), depth + 1);
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            PathStep step{at, &it.key(), 0};
+            validateAt(it.value(), root, &step, depth + 1);
+        }
         break;
     case Value::value_t::binary:
     case Value::value_t::discarded:
-        fail(ErrorCode::InvalidArgument, "value at '" + path + "' is not JSON");
+        fail(ErrorCode::InvalidArgument, "value at '" + spell(root, at) + "' is not JSON");
     default:
         break;
     }
@@ -91,7 +115,7 @@ void hashString(Fnv64& h, const std::string& s) { h.add(s); }
 
 } // namespace
 
-void validateValue(const Value& v, const std::string& path) { validateAt(v, path, 0); }
+void validateValue(const Value& v, const std::string& path) { validateAt(v, path, nullptr, 0); }
 
 int typeRank(const Value& v) {
     switch (v.type()) {
@@ -222,16 +246,17 @@ void StringTable::countValue(const Value& v) {
 }
 
 void StringTable::build() {
-    std::vector<std::pair<uint32_t, const std::string*>> repeated;
+    std::vector<std::pair<uint32_t, std::string_view>> repeated;
     for (auto& [s, n] : m_counts)
-        if (n >= 2 && s.size() >= 2) repeated.push_back({n, &s});
+        if (n >= 2 && s.size() >= 2) repeated.push_back({n, s});
     // Most used first, so the common strings get one-byte indexes; ties by text for determinism.
     std::sort(repeated.begin(), repeated.end(), [](const auto& a, const auto& b) {
-        return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
+    m_strings.reserve(repeated.size()); // no reallocation: the index views these strings
     for (auto& [n, s] : repeated) {
-        m_index.emplace(*s, static_cast<uint32_t>(m_strings.size()));
-        m_strings.push_back(*s);
+        m_strings.emplace_back(s);
+        m_index.emplace(std::string_view(m_strings.back()), static_cast<uint32_t>(m_strings.size() - 1));
     }
     m_counts.clear();
 }

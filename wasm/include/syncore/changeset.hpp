@@ -41,6 +41,10 @@ struct Row {
     uint64_t seq = 0;   // the origin site's (stamp.site's) sequence number for this write
     Stamp base;         // Field: stamp of the value it replaced (zero = none); Counter: the register stamp
     Value value;        // Field: the value (null when Absent); Counter: the running total (a number)
+    /** When set, the encoder reads the value from here instead (change sets built from a store borrow
+     *  its values rather than copying them; such a change set must be encoded before the store changes). */
+    const Value* ref = nullptr;
+    const Value& val() const { return ref ? *ref : value; }
 };
 
 struct Range {

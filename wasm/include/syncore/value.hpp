@@ -4,6 +4,7 @@
 // encoding with a string dictionary for change sets, and hashing for state hashes.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -34,7 +35,8 @@ void hashValue(Fnv64& h, const Value& v);
 /** Strings seen twice or more in a change set are written once, in a table, and referenced by index. */
 class StringTable {
 public:
-    void count(const std::string& s) { ++m_counts[s]; }
+    /** Counts a string; it must stay alive until build() (the table keeps a view of it until then). */
+    void count(const std::string& s) { ++m_counts[std::string_view(s)]; }
     void countValue(const Value& v);
     /** Freezes the table: strings seen at least twice get an index. */
     void build();
@@ -43,8 +45,8 @@ public:
     const std::vector<std::string>& strings() const { return m_strings; }
 
 private:
-    std::unordered_map<std::string, uint32_t> m_counts;
-    std::unordered_map<std::string, uint32_t> m_index;
+    std::unordered_map<std::string_view, uint32_t> m_counts;
+    std::unordered_map<std::string_view, uint32_t> m_index;
     std::vector<std::string> m_strings;
 };
 
