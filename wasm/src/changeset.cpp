@@ -35,9 +35,10 @@ bool hasValue(const Row& r) {
     return r.kind == RowKind::Counter || (r.kind == RowKind::Field && !(r.flags & rowflag::Absent));
 }
 
-// Run-length encoder for a column of unsigned values: (run length, value) pairs.
+// Run-length encoder for a column of unsigned values: (run length, value) pairs, appended to `out`.
 class RleWriter {
 public:
+    explicit RleWriter(Bytes& out) : m_out(out) {}
     void add(uint64_t v) {
         if (m_run > 0 && v == m_value) {
             ++m_run;
@@ -47,19 +48,23 @@ public:
         m_value = v;
         m_run = 1;
     }
-    Bytes finish() {
-        flush();
-        return std::move(m_w.bytes());
-    }
+    void finish() { flush(); }
 
 private:
+    void put(uint64_t v) {
+        while (v >= 0x80) {
+            m_out.push_back(static_cast<uint8_t>(v | 0x80));
+            v >>= 7;
+        }
+        m_out.push_back(static_cast<uint8_t>(v));
+    }
     void flush() {
         if (m_run == 0) return;
-        m_w.varint(m_run);
-        m_w.varint(m_value);
+        put(m_run);
+        put(m_value);
         m_run = 0;
     }
-    Writer m_w;
+    Bytes& m_out;
     uint64_t m_value = 0;
     uint64_t m_run = 0;
 };
@@ -91,39 +96,34 @@ private:
     uint64_t m_run = 0;
 };
 
-void putColumn(Writer& w, const Bytes& col) { w.blob(col); }
+[[noreturn]] void rowFail(const CollectionChanges& c, const char* what) {
+    fail(ErrorCode::Decode, std::string(what) + " in collection '" + c.name + "'");
+}
 
 void validateRow(const Row& r, const CollectionChanges& c, const ChangeSet& cs) {
-    const std::string where = "collection '" + c.name + "'";
-    if (r.kind != RowKind::Cl && r.kind != RowKind::Field && r.kind != RowKind::Counter)
-        fail(ErrorCode::Decode, "unknown row kind in " + where);
-    if (r.doc >= c.docIds.size()) fail(ErrorCode::Decode, "row refers to a missing document in " + where);
-    if (r.stamp.site >= cs.sites.size()) fail(ErrorCode::Decode, "row refers to a missing site in " + where);
-    if (r.stamp.hlc == 0) fail(ErrorCode::Decode, "row without a clock stamp in " + where);
-    if (r.seq == 0) fail(ErrorCode::Decode, "row without a sequence number in " + where);
-    if (r.flags & ~rowflag::All) fail(ErrorCode::Decode, "unknown row flags in " + where);
-    if (!r.base.isZero() && r.base.site >= cs.sites.size())
-        fail(ErrorCode::Decode, "row base refers to a missing site in " + where);
+    if (r.kind != RowKind::Cl && r.kind != RowKind::Field && r.kind != RowKind::Counter) rowFail(c, "unknown row kind");
+    if (r.doc >= c.docIds.size()) rowFail(c, "row refers to a missing document");
+    if (r.stamp.site >= cs.sites.size()) rowFail(c, "row refers to a missing site");
+    if (r.stamp.hlc == 0) rowFail(c, "row without a clock stamp");
+    if (r.seq == 0) rowFail(c, "row without a sequence number");
+    if (r.flags & ~rowflag::All) rowFail(c, "unknown row flags");
+    if (!r.base.isZero() && r.base.site >= cs.sites.size()) rowFail(c, "row base refers to a missing site");
     switch (r.kind) {
     case RowKind::Cl:
-        if (r.flags || !r.base.isZero()) fail(ErrorCode::Decode, "causal-length row with flags or base in " + where);
-        if (r.stamp.epoch == 0) fail(ErrorCode::Decode, "causal length 0 in " + where);
+        if (r.flags || !r.base.isZero()) rowFail(c, "causal-length row with flags or base");
+        if (r.stamp.epoch == 0) rowFail(c, "causal length 0");
         break;
     case RowKind::Field:
-        if (r.field >= cs.fieldNames.size()) fail(ErrorCode::Decode, "row refers to a missing field in " + where);
-        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0)
-            fail(ErrorCode::Decode, "field written at a deleted epoch in " + where);
-        if ((r.flags & rowflag::Absent) && !r.value.is_null())
-            fail(ErrorCode::Decode, "removed field with a value in " + where);
+        if (r.field >= cs.fieldNames.size()) rowFail(c, "row refers to a missing field");
+        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0) rowFail(c, "field written at a deleted epoch");
+        if ((r.flags & rowflag::Absent) && !r.val().is_null()) rowFail(c, "removed field with a value");
         break;
     case RowKind::Counter:
-        if (r.field >= cs.fieldNames.size()) fail(ErrorCode::Decode, "row refers to a missing field in " + where);
-        if (r.flags) fail(ErrorCode::Decode, "counter row with flags in " + where);
-        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0)
-            fail(ErrorCode::Decode, "counter written at a deleted epoch in " + where);
-        if (!r.value.is_number()) fail(ErrorCode::Decode, "counter row without a number in " + where);
-        if (r.value.is_number_float() && !std::isfinite(r.value.get<double>()))
-            fail(ErrorCode::Decode, "counter total is not finite in " + where);
+        if (r.field >= cs.fieldNames.size()) rowFail(c, "row refers to a missing field");
+        if (r.flags) rowFail(c, "counter row with flags");
+        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0) rowFail(c, "counter written at a deleted epoch");
+        if (!r.val().is_number()) rowFail(c, "counter row without a number");
+        if (r.val().is_number_float() && !std::isfinite(r.val().get<double>())) rowFail(c, "counter total is not finite");
         break;
     }
 }
@@ -157,6 +157,8 @@ void validateChangeSet(const ChangeSet& cs) {
 
 Bytes encodeChangeSet(const ChangeSet& cs) {
     Writer w;
+    Writer scratchWriter;
+    Bytes& scratch = scratchWriter.bytes();
     w.u8(kChangeSetVersion);
     w.u8(0); // flags, reserved
 
@@ -194,31 +196,54 @@ Bytes encodeChangeSet(const ChangeSet& cs) {
             w.varint(g.to - g.from);
         }
         w.varint(c.rows.size());
-        RleWriter kind, doc, field, epoch, hlc, site, seq, bEpoch, bHlc, bSite;
-        Writer values;
-        uint64_t pDoc = 0, pHlc = 0, pSeq = 0, pBHlc = 0;
-        for (const auto& r : c.rows) {
-            kind.add(kindFlags(r));
-            doc.add(zigzag(static_cast<int64_t>(r.doc) - static_cast<int64_t>(pDoc)));
-            pDoc = r.doc;
-            if (hasField(r.kind)) field.add(r.field);
-            epoch.add(r.stamp.epoch);
-            hlc.add(zigzag(static_cast<int64_t>(r.stamp.hlc - pHlc)));
-            pHlc = r.stamp.hlc;
-            site.add(r.stamp.site);
-            seq.add(zigzag(static_cast<int64_t>(r.seq - pSeq)));
-            pSeq = r.seq;
-            if (!r.base.isZero()) {
-                bEpoch.add(r.base.epoch);
-                bHlc.add(zigzag(static_cast<int64_t>(r.base.hlc - pBHlc)));
-                pBHlc = r.base.hlc;
-                bSite.add(r.base.site);
+        // One pass per column into a reused scratch buffer: no per-column allocations for small sets.
+        auto column = [&](auto&& each) {
+            scratch.clear();
+            RleWriter rle(scratch);
+            each(rle);
+            rle.finish();
+            w.varint(scratch.size());
+            w.raw(scratch.data(), scratch.size());
+        };
+        column([&](RleWriter& o) { for (const auto& r : c.rows) o.add(kindFlags(r)); });
+        column([&](RleWriter& o) {
+            uint64_t p = 0;
+            for (const auto& r : c.rows) {
+                o.add(zigzag(static_cast<int64_t>(r.doc) - static_cast<int64_t>(p)));
+                p = r.doc;
             }
+        });
+        column([&](RleWriter& o) { for (const auto& r : c.rows) if (hasField(r.kind)) o.add(r.field); });
+        column([&](RleWriter& o) { for (const auto& r : c.rows) o.add(r.stamp.epoch); });
+        column([&](RleWriter& o) {
+            uint64_t p = 0;
+            for (const auto& r : c.rows) {
+                o.add(zigzag(static_cast<int64_t>(r.stamp.hlc - p)));
+                p = r.stamp.hlc;
+            }
+        });
+        column([&](RleWriter& o) { for (const auto& r : c.rows) o.add(r.stamp.site); });
+        column([&](RleWriter& o) {
+            uint64_t p = 0;
+            for (const auto& r : c.rows) {
+                o.add(zigzag(static_cast<int64_t>(r.seq - p)));
+                p = r.seq;
+            }
+        });
+        column([&](RleWriter& o) { for (const auto& r : c.rows) if (!r.base.isZero()) o.add(r.base.epoch); });
+        column([&](RleWriter& o) {
+            uint64_t p = 0;
+            for (const auto& r : c.rows)
+                if (!r.base.isZero()) {
+                    o.add(zigzag(static_cast<int64_t>(r.base.hlc - p)));
+                    p = r.base.hlc;
+                }
+        });
+        column([&](RleWriter& o) { for (const auto& r : c.rows) if (!r.base.isZero()) o.add(r.base.site); });
+        Writer values;
+        for (const auto& r : c.rows)
             if (hasValue(r)) writeValue(values, r.val(), table);
-        }
-        for (RleWriter* col : {&kind, &doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite})
-            putColumn(w, col->finish());
-        putColumn(w, values.bytes());
+        w.blob(values.bytes());
     }
     return std::move(w.bytes());
 }

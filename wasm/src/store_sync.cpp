@@ -14,35 +14,32 @@ class Builder {
 public:
     explicit Builder(const Store::Impl& m) : m_(m) {}
 
-    CollectionChanges& part(const std::string& name) {
-        auto it = m_parts.find(name);
-        if (it != m_parts.end()) return cs.collections[it->second];
-        m_parts.emplace(name, cs.collections.size());
+    CollectionChanges& part(const std::string& name) { return cs.collections[partIndex(name)]; }
+    size_t partIndex(const std::string& name) {
+        for (size_t i = 0; i < cs.collections.size(); ++i)
+            if (cs.collections[i].name == name) return i;
         cs.collections.emplace_back();
         cs.collections.back().name = name;
         m_docs.emplace_back();
         m_dense.emplace_back();
-        return cs.collections.back();
+        return cs.collections.size() - 1;
     }
-    size_t partIndex(const std::string& name) {
-        part(name);
-        return m_parts.at(name);
-    }
+    // Sites and field names are few: a lookup table by store index, grown on demand.
     uint32_t site(uint32_t s) {
-        auto it = m_sites.find(s);
-        if (it != m_sites.end()) return it->second;
-        uint32_t idx = static_cast<uint32_t>(cs.sites.size());
-        cs.sites.push_back(m_.sites[s]);
-        m_sites.emplace(s, idx);
-        return idx;
+        if (s >= m_sites.size()) m_sites.resize(s + 1, UINT32_MAX);
+        if (m_sites[s] == UINT32_MAX) {
+            m_sites[s] = static_cast<uint32_t>(cs.sites.size());
+            cs.sites.push_back(m_.sites[s]);
+        }
+        return m_sites[s];
     }
     uint32_t field(uint32_t f) {
-        auto it = m_fields.find(f);
-        if (it != m_fields.end()) return it->second;
-        uint32_t idx = static_cast<uint32_t>(cs.fieldNames.size());
-        cs.fieldNames.push_back(m_.fieldNames[f]);
-        m_fields.emplace(f, idx);
-        return idx;
+        if (f >= m_fields.size()) m_fields.resize(f + 1, UINT32_MAX);
+        if (m_fields[f] == UINT32_MAX) {
+            m_fields[f] = static_cast<uint32_t>(cs.fieldNames.size());
+            cs.fieldNames.push_back(m_.fieldNames[f]);
+        }
+        return m_fields[f];
     }
     /** Large change sets (a whole state) map documents through a vector instead of a hash map. */
     void dense(size_t partIdx, size_t docs) { m_dense[partIdx].assign(docs, UINT32_MAX); }
@@ -106,8 +103,7 @@ public:
 
 private:
     const Store::Impl& m_;
-    std::unordered_map<std::string, size_t> m_parts;
-    std::unordered_map<uint32_t, uint32_t> m_sites, m_fields;
+    std::vector<uint32_t> m_sites, m_fields;
     std::vector<std::unordered_map<uint32_t, uint32_t>> m_docs;
     std::vector<std::vector<uint32_t>> m_dense;
 };
