@@ -35,7 +35,8 @@ bool hasValue(const Row& r) {
     return r.kind == RowKind::Counter || (r.kind == RowKind::Field && !(r.flags & rowflag::Absent));
 }
 
-// Run-length encoder for a column of unsigned values: (run length, value) pairs, appended to `out`.
+// Column encoder: a sequence of runs and literal groups. Header varint h: h & 1 == 0 -> a run of
+// (h >> 1) copies of the next value; h & 1 == 1 -> (h >> 1) literal values follow. Appended to `out`.
 class RleWriter {
 public:
     explicit RleWriter(Bytes& out) : m_out(out) {}
@@ -44,11 +45,14 @@ public:
             ++m_run;
             return;
         }
-        flush();
+        closeRun();
         m_value = v;
         m_run = 1;
     }
-    void finish() { flush(); }
+    void finish() {
+        closeRun();
+        flushLiterals();
+    }
 
 private:
     void put(uint64_t v) {
@@ -58,13 +62,25 @@ private:
         }
         m_out.push_back(static_cast<uint8_t>(v));
     }
-    void flush() {
+    void closeRun() {
         if (m_run == 0) return;
-        put(m_run);
-        put(m_value);
+        if (m_run >= 2) {
+            flushLiterals();
+            put(m_run << 1);
+            put(m_value);
+        } else {
+            m_literals.push_back(m_value);
+        }
         m_run = 0;
     }
+    void flushLiterals() {
+        if (m_literals.empty()) return;
+        put((static_cast<uint64_t>(m_literals.size()) << 1) | 1);
+        for (uint64_t v : m_literals) put(v);
+        m_literals.clear();
+    }
     Bytes& m_out;
+    std::vector<uint64_t> m_literals;
     uint64_t m_value = 0;
     uint64_t m_run = 0;
 };
@@ -75,13 +91,15 @@ public:
     uint64_t next() {
         if (m_run == 0) {
             if (m_left == 0) fail(ErrorCode::Decode, std::string("column ") + m_what + " has too many values");
-            m_run = m_r.bounded(m_what, m_left);
-            if (m_run == 0) fail(ErrorCode::Decode, std::string("empty run in column ") + m_what);
-            m_value = m_r.varint(m_what);
+            uint64_t h = m_r.varint(m_what);
+            m_literal = h & 1;
+            m_run = h >> 1;
+            if (m_run == 0 || m_run > m_left) fail(ErrorCode::Decode, std::string("bad run length in column ") + m_what);
             m_left -= m_run;
+            if (!m_literal) m_value = m_r.varint(m_what);
         }
         --m_run;
-        return m_value;
+        return m_literal ? m_r.varint(m_what) : m_value;
     }
     void finish() {
         if (m_run != 0 || m_left != 0 || !m_r.done())
@@ -94,6 +112,7 @@ private:
     const char* m_what;
     uint64_t m_value = 0;
     uint64_t m_run = 0;
+    bool m_literal = false;
 };
 
 [[noreturn]] void rowFail(const CollectionChanges& c, const char* what) {
@@ -155,10 +174,67 @@ void validateChangeSet(const ChangeSet& cs) {
     }
 }
 
+namespace {
+
+// The row columns and values of one collection part, rows in the given order.
+Bytes encodeRows(const std::vector<const Row*>& rows, const std::vector<uint32_t>& docRank, const StringTable& table,
+                 Bytes& scratch) {
+    Writer w;
+    auto column = [&](auto&& each) {
+        scratch.clear();
+        RleWriter rle(scratch);
+        each(rle);
+        rle.finish();
+        w.varint(scratch.size());
+        w.raw(scratch.data(), scratch.size());
+    };
+    uint64_t minHlc = UINT64_MAX;
+    for (const Row* r : rows) minHlc = std::min(minHlc, r->stamp.hlc);
+    if (rows.empty()) minHlc = 0;
+    w.varint(minHlc);
+    column([&](RleWriter& o) { for (const Row* r : rows) o.add(kindFlags(*r)); });
+    column([&](RleWriter& o) {
+        int64_t p = 0;
+        for (const Row* r : rows) {
+            o.add(zigzag(static_cast<int64_t>(docRank[r->doc]) - p));
+            p = docRank[r->doc];
+        }
+    });
+    column([&](RleWriter& o) { for (const Row* r : rows) if (hasField(r->kind)) o.add(r->field); });
+    column([&](RleWriter& o) { for (const Row* r : rows) o.add(r->stamp.epoch); });
+    column([&](RleWriter& o) {
+        uint64_t p = minHlc;
+        for (const Row* r : rows) {
+            o.add(zigzag(static_cast<int64_t>(r->stamp.hlc - p)));
+            p = r->stamp.hlc;
+        }
+    });
+    column([&](RleWriter& o) { for (const Row* r : rows) o.add(r->stamp.site); });
+    column([&](RleWriter& o) {
+        uint64_t p = 0;
+        for (const Row* r : rows) {
+            o.add(zigzag(static_cast<int64_t>(r->seq - p)));
+            p = r->seq;
+        }
+    });
+    column([&](RleWriter& o) { for (const Row* r : rows) if (!r->base.isZero()) o.add(r->base.epoch); });
+    column([&](RleWriter& o) {
+        for (const Row* r : rows)
+            if (!r->base.isZero()) o.add(zigzag(static_cast<int64_t>(r->stamp.hlc - r->base.hlc)));
+    });
+    column([&](RleWriter& o) { for (const Row* r : rows) if (!r->base.isZero()) o.add(r->base.site); });
+    Writer values;
+    for (const Row* r : rows)
+        if (hasValue(*r)) writeValue(values, r->val(), table);
+    w.blob(values.bytes());
+    return std::move(w.bytes());
+}
+
+} // namespace
+
 Bytes encodeChangeSet(const ChangeSet& cs) {
     Writer w;
-    Writer scratchWriter;
-    Bytes& scratch = scratchWriter.bytes();
+    Bytes scratch;
     w.u8(kChangeSetVersion);
     w.u8(0); // flags, reserved
 
@@ -175,12 +251,21 @@ Bytes encodeChangeSet(const ChangeSet& cs) {
     w.varint(cs.fieldNames.size());
     for (const auto& f : cs.fieldNames) w.str(f);
     w.varint(cs.collections.size());
+    std::vector<uint32_t> docOrder, docRank;
+    std::vector<const Row*> rows;
     for (const auto& c : cs.collections) {
         w.str(c.name);
-        // Document ids, front coded: shared prefix length with the previous id, then the rest.
+        // Document ids sorted and front coded: shared prefix with the previous id, then the rest.
+        docOrder.resize(c.docIds.size());
+        for (uint32_t i = 0; i < docOrder.size(); ++i) docOrder[i] = i;
+        std::sort(docOrder.begin(), docOrder.end(),
+                  [&](uint32_t x, uint32_t y) { return c.docIds[x] < c.docIds[y]; });
+        docRank.assign(c.docIds.size(), 0);
+        for (uint32_t i = 0; i < docOrder.size(); ++i) docRank[docOrder[i]] = i;
         w.varint(c.docIds.size());
         const std::string* prev = nullptr;
-        for (const auto& id : c.docIds) {
+        for (uint32_t di : docOrder) {
+            const std::string& id = c.docIds[di];
             size_t shared = 0;
             if (prev)
                 while (shared < prev->size() && shared < id.size() && (*prev)[shared] == id[shared]) ++shared;
@@ -196,54 +281,28 @@ Bytes encodeChangeSet(const ChangeSet& cs) {
             w.varint(g.to - g.from);
         }
         w.varint(c.rows.size());
-        // One pass per column into a reused scratch buffer: no per-column allocations for small sets.
-        auto column = [&](auto&& each) {
-            scratch.clear();
-            RleWriter rle(scratch);
-            each(rle);
-            rle.finish();
-            w.varint(scratch.size());
-            w.raw(scratch.data(), scratch.size());
-        };
-        column([&](RleWriter& o) { for (const auto& r : c.rows) o.add(kindFlags(r)); });
-        column([&](RleWriter& o) {
-            uint64_t p = 0;
-            for (const auto& r : c.rows) {
-                o.add(zigzag(static_cast<int64_t>(r.doc) - static_cast<int64_t>(p)));
-                p = r.doc;
-            }
+        // Inside one batch the order of rows carries no meaning (only the order of batches does), and
+        // the decoder does not depend on it. Document order makes scattered updates cheap (a document's
+        // rows sit together); (origin, seq) order makes one big transaction cheap (stamps and seqs count
+        // up). Write both, keep the smaller; ties go to document order so the output is deterministic.
+        rows.clear();
+        for (const auto& r : c.rows) rows.push_back(&r);
+        std::sort(rows.begin(), rows.end(), [&](const Row* x, const Row* y) {
+            if (docRank[x->doc] != docRank[y->doc]) return docRank[x->doc] < docRank[y->doc];
+            if (x->kind != y->kind) return x->kind < y->kind;
+            if (x->field != y->field) return x->field < y->field;
+            return cs.sites[x->stamp.site] < cs.sites[y->stamp.site];
         });
-        column([&](RleWriter& o) { for (const auto& r : c.rows) if (hasField(r.kind)) o.add(r.field); });
-        column([&](RleWriter& o) { for (const auto& r : c.rows) o.add(r.stamp.epoch); });
-        column([&](RleWriter& o) {
-            uint64_t p = 0;
-            for (const auto& r : c.rows) {
-                o.add(zigzag(static_cast<int64_t>(r.stamp.hlc - p)));
-                p = r.stamp.hlc;
-            }
-        });
-        column([&](RleWriter& o) { for (const auto& r : c.rows) o.add(r.stamp.site); });
-        column([&](RleWriter& o) {
-            uint64_t p = 0;
-            for (const auto& r : c.rows) {
-                o.add(zigzag(static_cast<int64_t>(r.seq - p)));
-                p = r.seq;
-            }
-        });
-        column([&](RleWriter& o) { for (const auto& r : c.rows) if (!r.base.isZero()) o.add(r.base.epoch); });
-        column([&](RleWriter& o) {
-            uint64_t p = 0;
-            for (const auto& r : c.rows)
-                if (!r.base.isZero()) {
-                    o.add(zigzag(static_cast<int64_t>(r.base.hlc - p)));
-                    p = r.base.hlc;
-                }
-        });
-        column([&](RleWriter& o) { for (const auto& r : c.rows) if (!r.base.isZero()) o.add(r.base.site); });
-        Writer values;
-        for (const auto& r : c.rows)
-            if (hasValue(r)) writeValue(values, r.val(), table);
-        w.blob(values.bytes());
+        Bytes best = encodeRows(rows, docRank, table, scratch);
+        if (rows.size() > 1) {
+            std::stable_sort(rows.begin(), rows.end(), [&](const Row* x, const Row* y) {
+                if (x->stamp.site != y->stamp.site) return cs.sites[x->stamp.site] < cs.sites[y->stamp.site];
+                return x->seq < y->seq;
+            });
+            Bytes bySeq = encodeRows(rows, docRank, table, scratch);
+            if (bySeq.size() < best.size()) best.swap(bySeq);
+        }
+        w.raw(best.data(), best.size());
     }
     return std::move(w.bytes());
 }
@@ -293,6 +352,7 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
         // Every real row costs at least about a byte somewhere (a value, a distinct field index run or a
         // document id), so rows beyond the input size are hostile: refuse them before allocating.
         size_t nRows = r.bounded("row count", static_cast<uint64_t>(size) + 16);
+        uint64_t minHlc = r.varint("minimum clock");
         Reader kindCol = r.sub(r.count("kind column"), "kind column");
         Reader docCol = r.sub(r.count("doc column"), "doc column");
         Reader fieldCol = r.sub(r.count("field column"), "field column");
@@ -324,14 +384,14 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
             bEpoch(bEpochCol, withBase, "base epoch"), bHlc(bHlcCol, withBase, "base clock"),
             bSite(bSiteCol, withBase, "base site");
         c.rows.resize(nRows);
-        uint64_t pDoc = 0, pHlc = 0, pSeq = 0, pBHlc = 0;
+        uint64_t pDoc = 0, pSeq = 0, pHlc = minHlc;
         for (size_t i = 0; i < nRows; ++i) {
             Row& row = c.rows[i];
             uint8_t kf = kinds[i];
             row.kind = static_cast<RowKind>(kf & 3);
             row.flags = static_cast<uint8_t>((kf >> 2) & 3);
             if (kf & 0xE0) fail(ErrorCode::Decode, "unknown row flags");
-            pDoc = pDoc + static_cast<uint64_t>(unzigzag(doc.next()));
+            pDoc += static_cast<uint64_t>(unzigzag(doc.next()));
             if (pDoc >= c.docIds.size()) fail(ErrorCode::Decode, "row refers to a missing document");
             row.doc = static_cast<uint32_t>(pDoc);
             if (hasField(row.kind)) {
@@ -353,8 +413,7 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
                 uint64_t be = bEpoch.next();
                 if (be > UINT32_MAX) fail(ErrorCode::Decode, "base epoch out of range");
                 row.base.epoch = static_cast<uint32_t>(be);
-                pBHlc += static_cast<uint64_t>(unzigzag(bHlc.next()));
-                row.base.hlc = pBHlc;
+                row.base.hlc = row.stamp.hlc - static_cast<uint64_t>(unzigzag(bHlc.next()));
                 uint64_t bs = bSite.next();
                 if (bs >= cs.sites.size()) fail(ErrorCode::Decode, "row base refers to a missing site");
                 row.base.site = static_cast<uint32_t>(bs);
