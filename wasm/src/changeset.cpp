@@ -124,7 +124,12 @@ void validateRow(const Row& r, const CollectionChanges& c, const ChangeSet& cs) 
     if (r.doc >= c.docIds.size()) rowFail(c, "row refers to a missing document");
     if (r.stamp.site >= cs.sites.size()) rowFail(c, "row refers to a missing site");
     if (r.stamp.hlc == 0) rowFail(c, "row without a clock stamp");
+    if (r.stamp.hlc >= kMaxHlc) rowFail(c, "row clock stamp out of range");
     if (r.seq == 0) rowFail(c, "row without a sequence number");
+    if (r.seq >= kMaxSeq) rowFail(c, "row sequence number out of range");
+    // A write's base is the value it replaced: never newer than the write itself.
+    if (!r.base.isZero() && (r.base.epoch > r.stamp.epoch || r.base.hlc > r.stamp.hlc))
+        rowFail(c, "row base is newer than the write");
     if (r.flags & ~rowflag::All) rowFail(c, "unknown row flags");
     if (!r.base.isZero() && r.base.site >= cs.sites.size()) rowFail(c, "row base refers to a missing site");
     switch (r.kind) {
@@ -170,6 +175,7 @@ void validateChangeSet(const ChangeSet& cs) {
         for (const auto& g : c.ranges) {
             if (g.site >= cs.sites.size()) fail(ErrorCode::Decode, "range refers to a missing site");
             if (g.from > g.to) fail(ErrorCode::Decode, "range with from > to");
+            if (g.to >= kMaxSeq) fail(ErrorCode::Decode, "range end out of range");
         }
     }
 }
@@ -326,6 +332,9 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
     cs.fieldNames.reserve(nFields);
     for (size_t i = 0; i < nFields; ++i) cs.fieldNames.push_back(r.str("field name"));
     size_t nColls = r.count("collections", 4);
+    // Every real row costs at least about a byte somewhere (a value, a distinct field index or a
+    // document id), so more rows than input bytes is hostile: refuse before allocating.
+    uint64_t rowBudget = static_cast<uint64_t>(size) + 16;
     cs.collections.resize(nColls);
     for (auto& c : cs.collections) {
         c.name = r.str("collection name");
@@ -349,9 +358,8 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
             if (len > UINT64_MAX - g.from) fail(ErrorCode::Decode, "range end overflows");
             g.to = g.from + len;
         }
-        // Every real row costs at least about a byte somewhere (a value, a distinct field index run or a
-        // document id), so rows beyond the input size are hostile: refuse them before allocating.
-        size_t nRows = r.bounded("row count", static_cast<uint64_t>(size) + 16);
+        size_t nRows = r.bounded("row count", rowBudget);
+        rowBudget -= nRows; // one budget for all collections, so many parts cannot multiply it
         uint64_t minHlc = r.varint("minimum clock");
         Reader kindCol = r.sub(r.count("kind column"), "kind column");
         Reader docCol = r.sub(r.count("doc column"), "doc column");

@@ -103,7 +103,10 @@ void Store::Impl::loadMeta(const Bytes& payload) {
     internSite(site);
     schemaVersion = num<uint32_t>(need(meta, "schemaVersion"), "schemaVersion");
     seq = num<uint64_t>(need(meta, "seq"), "seq");
-    clock.observe(num<uint64_t>(need(meta, "hlc"), "hlc"));
+    if (seq >= kMaxSeq) fail(ErrorCode::Decode, "metadata: 'seq' out of range");
+    uint64_t h = num<uint64_t>(need(meta, "hlc"), "hlc");
+    if (h >= kMaxHlc) fail(ErrorCode::Decode, "metadata: 'hlc' out of range");
+    clock.observe(h);
     const Value& policies = need(meta, "policies");
     if (!policies.is_object()) fail(ErrorCode::Decode, "metadata: 'policies' is not an object");
     for (auto it = policies.begin(); it != policies.end(); ++it)
@@ -113,6 +116,8 @@ void Store::Impl::loadMeta(const Bytes& payload) {
         Stamp s;
         s.epoch = num<uint32_t>(v[0], "stamp epoch");
         s.hlc = num<uint64_t>(v[1], "stamp clock");
+        if (s.hlc >= kMaxHlc) fail(ErrorCode::Decode, "metadata: stamp clock out of range");
+        clock.observe(s.hlc);
         if (s.hlc) s.site = internSite(SiteId::fromHex(str(v[2], "stamp site")));
         return s;
     };

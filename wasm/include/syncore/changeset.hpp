@@ -69,6 +69,10 @@ struct ChangeSet {
     size_t rowCount() const;
 };
 
+/** Bounds a valid change set respects, so a hostile one cannot make the next local write wrap around. */
+constexpr uint64_t kMaxSeq = 1ull << 53;  // sequence numbers (and range ends)
+constexpr uint64_t kMaxHlc = 1ull << 62;  // packed clock values (physical ms < 2^46, far past year 3000)
+
 /** Current change-set encoding version (docs/FORMAT.md, "Change set"). */
 constexpr uint8_t kChangeSetVersion = 1;
 
