@@ -1,0 +1,396 @@
+#pragma once
+// The bodies of the fuzz targets, shared by tests/fuzz/fuzz_*.cpp (libFuzzer) and tests/core/test_crashers.cpp
+// (replays tests/fuzz-crashers/<target>/* through the very same code).
+//
+// Each run*() feeds one input to a decoder and, when it decodes, checks round trips and store invariants.
+// A syncore::Error from the decoder / store is the expected way to refuse bad bytes and is swallowed.
+// A broken property calls fuzz::checkFailed(): the fuzzers abort there (so libFuzzer records a crash with a
+// useful stack); the doctest replay installs a handler that throws fuzz::CheckFailed instead.
+// Any other exception, crash or sanitizer report is a bug in the core.
+//
+// No doctest, no libFuzzer in here: plain C++17 + the core.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "syncore/changeset.hpp"
+#include "syncore/error.hpp"
+#include "syncore/journal.hpp"
+#include "syncore/protocol.hpp"
+#include "syncore/store.hpp"
+#include "syncore/value.hpp"
+
+namespace fuzz {
+
+struct CheckFailed : std::logic_error {
+    using std::logic_error::logic_error;
+};
+
+[[noreturn]] inline void abortOnFailure(const std::string& what) {
+    std::fprintf(stderr, "\n==== fuzz check failed: %s\n", what.c_str());
+    std::fflush(stderr);
+    std::abort();
+}
+[[noreturn]] inline void throwOnFailure(const std::string& what) { throw CheckFailed(what); }
+
+using FailureHandler = void (*)(const std::string&);
+inline FailureHandler g_onFailure = abortOnFailure;
+
+[[noreturn]] inline void checkFailed(const std::string& what) {
+    g_onFailure(what);
+    std::abort(); // a handler must not return
+}
+
+#define FUZZ_CHECK(cond, what)                                                                          \
+    do {                                                                                                \
+        if (!(cond)) ::fuzz::checkFailed(std::string(what) + " [" #cond "] at " __FILE__ ":" +          \
+                                         std::to_string(__LINE__));                                     \
+    } while (0)
+
+// Fixed identity and clock so every run of an input is reproducible.
+inline syncore::SiteId fuzzSite() {
+    syncore::SiteId s;
+    for (int i = 0; i < 16; ++i) s.bytes[i] = static_cast<uint8_t>(0xE0 + i);
+    return s;
+}
+constexpr uint64_t kFuzzNowMs = 1'700'000'000'000ull;
+
+inline syncore::StoreOptions storeOptions(const std::string& dir = "") {
+    syncore::StoreOptions o;
+    o.directory = dir;
+    o.siteId = fuzzSite();
+    o.clock = [] { return kFuzzNowMs; };
+    return o;
+}
+
+/** checkInvariants(), with a broken invariant (Error(Internal)) or any other Error turned into a failure. */
+inline void invariants(const syncore::Store& s, const char* when) {
+    try {
+        s.checkInvariants();
+    } catch (const syncore::Error& e) {
+        checkFailed(std::string("checkInvariants ") + when + ": " + e.what());
+    }
+}
+
+inline syncore::SiteId otherSite() {
+    syncore::SiteId s;
+    for (int i = 0; i < 16; ++i) s.bytes[i] = static_cast<uint8_t>(0xD0 + i);
+    return s;
+}
+
+inline bool sameStamp(const syncore::Stamp& a, const syncore::Stamp& b) { return a == b; }
+
+inline bool sameRow(const syncore::Row& a, const syncore::Row& b) {
+    return a.kind == b.kind && a.flags == b.flags && a.doc == b.doc && a.field == b.field &&
+           sameStamp(a.stamp, b.stamp) && a.seq == b.seq && sameStamp(a.base, b.base) && a.value == b.value;
+}
+
+/** Structural equality of two decoded change sets (same indexes, same order). */
+inline void checkSameChangeSet(const syncore::ChangeSet& a, const syncore::ChangeSet& b) {
+    FUZZ_CHECK(a.sites == b.sites, "round trip changed the site table");
+    FUZZ_CHECK(a.fieldNames == b.fieldNames, "round trip changed the field names");
+    FUZZ_CHECK(a.collections.size() == b.collections.size(), "round trip changed the collection count");
+    for (size_t i = 0; i < a.collections.size(); ++i) {
+        const auto& ca = a.collections[i];
+        const auto& cb = b.collections[i];
+        FUZZ_CHECK(ca.name == cb.name, "round trip changed a collection name");
+        FUZZ_CHECK(ca.docIds == cb.docIds, "round trip changed document ids");
+        FUZZ_CHECK(ca.rows.size() == cb.rows.size(), "round trip changed the row count");
+        for (size_t r = 0; r < ca.rows.size(); ++r)
+            FUZZ_CHECK(sameRow(ca.rows[r], cb.rows[r]), "round trip changed row " + std::to_string(r));
+        FUZZ_CHECK(ca.ranges.size() == cb.ranges.size(), "round trip changed the range count");
+        for (size_t r = 0; r < ca.ranges.size(); ++r)
+            FUZZ_CHECK(ca.ranges[r].site == cb.ranges[r].site && ca.ranges[r].from == cb.ranges[r].from &&
+                           ca.ranges[r].to == cb.ranges[r].to,
+                       "round trip changed range " + std::to_string(r));
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ changeset
+/**
+ * decodeChangeSet; on success: encode -> decode gives the same change set and encode is a fixed point;
+ * apply to a fresh in-memory store + checkInvariants; apply again -> stateHash unchanged (idempotent);
+ * the store's encodeState() loaded into another fresh store gives the same stateHash.
+ */
+inline void runChangeset(const uint8_t* data, size_t size) {
+    using namespace syncore;
+    ChangeSet cs;
+    try {
+        cs = decodeChangeSet(data, size);
+    } catch (const Error&) {
+        return;
+    }
+    // docs/ARCHITECTURE.md: decoders "never allocate more than a constant times their input"; rows are
+    // the decoder's big allocation (a Row is ~100 bytes before its value), so their count must stay linear.
+    FUZZ_CHECK(cs.rowCount() <= 2 * size + 64,
+               "decoded " + std::to_string(cs.rowCount()) + " rows from " + std::to_string(size) + " bytes");
+    Bytes enc = encodeChangeSet(cs);
+    ChangeSet cs2;
+    try {
+        cs2 = decodeChangeSet(enc);
+    } catch (const Error& e) {
+        checkFailed(std::string("re-encoded change set does not decode: ") + e.what());
+    }
+    FUZZ_CHECK(cs2.rowCount() == cs.rowCount(), "round trip changed the row count");
+    checkSameChangeSet(cs, cs2);
+    FUZZ_CHECK(encodeChangeSet(cs2) == enc, "encodeChangeSet(decodeChangeSet(x)) is not a fixed point");
+
+    Bytes input(data, data + size);
+    auto store = Store::open(storeOptions());
+    try {
+        store->apply(input);
+    } catch (const Error&) {
+        // apply() validates the whole batch first and leaves the store unchanged on failure; a clean Error
+        // is tolerated, but the store must still be consistent.
+        invariants(*store, "after a failed apply");
+        return;
+    }
+    invariants(*store, "after apply");
+    uint64_t h1 = store->stateHash();
+    try {
+        store->apply(input);
+    } catch (const Error& e) {
+        checkFailed(std::string("applying the same change set a second time threw: ") + e.what());
+    }
+    invariants(*store, "after applying the same change set twice");
+    FUZZ_CHECK(store->stateHash() == h1, "applying the same change set twice changed the state (not idempotent)");
+
+    Bytes state = store->encodeState();
+    auto opts = storeOptions();
+    opts.siteId = otherSite();
+    auto copy = Store::open(opts);
+    try {
+        copy->apply(state);
+    } catch (const Error& e) {
+        checkFailed(std::string("a fresh store cannot load encodeState(): ") + e.what());
+    }
+    invariants(*copy, "after loading encodeState() into a fresh store");
+    FUZZ_CHECK(copy->stateHash() == h1, "a replica loaded from encodeState() has a different stateHash");
+
+    // A local write on top of whatever arrived: stamps/seqs taken from the batch must not break it.
+    try {
+        store->put("fuzz-local", Value{{"id", "w"}, {"n", 1}});
+    } catch (const Error&) {
+        invariants(*store, "after a failed local write");
+        return;
+    }
+    invariants(*store, "after a local write on top of the applied change set");
+    auto doc = store->get("fuzz-local", "w");
+    FUZZ_CHECK(doc && doc->value("n", Value()) == Value(1), "a local write after apply is not visible");
+}
+
+// ------------------------------------------------------------------------------------------------ message
+/** decodeMessage; on success encodeMessage -> decodeMessage is the same message and encoding is stable. */
+inline void runMessage(const uint8_t* data, size_t size) {
+    using namespace syncore;
+    Message m;
+    try {
+        m = decodeMessage(data, size);
+    } catch (const Error&) {
+        return;
+    }
+    Bytes enc = encodeMessage(m);
+    Message m2;
+    try {
+        m2 = decodeMessage(enc);
+    } catch (const Error& e) {
+        checkFailed(std::string("re-encoded message does not decode: ") + e.what());
+    }
+    FUZZ_CHECK(m2.type == m.type, "round trip changed the message type");
+    FUZZ_CHECK(m2.site == m.site && m2.schemaVersion == m.schemaVersion && m2.have == m.have &&
+                   m2.collections == m.collections && m2.token == m.token && m2.batch == m.batch &&
+                   m2.changes == m.changes && m2.presence == m.presence && m2.code == m.code &&
+                   m2.message == m.message && m2.fatal == m.fatal,
+               "round trip changed a message field");
+    FUZZ_CHECK(encodeMessage(m2) == enc, "encodeMessage(decodeMessage(x)) is not a fixed point");
+}
+
+// ------------------------------------------------------------------------------------------------ value
+/** readValue with an empty string table; on success writeValue -> readValue is the same value. */
+inline void runValue(const uint8_t* data, size_t size) {
+    using namespace syncore;
+    const std::vector<std::string> noStrings;
+    Value v;
+    try {
+        Reader r(data, size);
+        v = readValue(r, noStrings);
+    } catch (const Error&) {
+        return;
+    }
+    try {
+        validateValue(v, "fuzz");
+    } catch (const Error& e) {
+        checkFailed(std::string("readValue accepted a value validateValue refuses: ") + e.what());
+    }
+    StringTable table;
+    table.countValue(v);
+    table.build();
+    Writer w;
+    writeValue(w, v, table);
+    Writer w0; // without a table, so it reads back with the empty one
+    writeValue(w0, v, StringTable());
+    Value v2;
+    try {
+        Reader r(w0.bytes());
+        v2 = readValue(r, noStrings);
+        FUZZ_CHECK(r.done(), "readValue left bytes of a value it wrote");
+        Reader rt(w.bytes());
+        Value v3 = readValue(rt, table.strings());
+        FUZZ_CHECK(v3 == v, "round trip through a string table changed the value");
+    } catch (const Error& e) {
+        checkFailed(std::string("written value does not read back: ") + e.what());
+    }
+    FUZZ_CHECK(v2 == v, "writeValue -> readValue changed the value");
+    FUZZ_CHECK(compareValues(v, v2) == 0, "compareValues of equal values is not 0");
+    Fnv64 h1, h2;
+    hashValue(h1, v);
+    hashValue(h2, v2);
+    FUZZ_CHECK(h1.h == h2.h, "equal values hash differently");
+}
+
+// ------------------------------------------------------------------------------------------------ store_open
+/**
+ * Input layout: [u16le stateLen][u16le journal1Len][u8 mode] state | journal1 | journal2 (the rest).
+ * Writes a fresh directory: syncore.state (if stateLen > 0), journal-<first>.log (if journal1 non-empty),
+ * journal-<first+1>.log (if journal2 non-empty); first = max(1, mode & 0x7f). Lengths are clamped to the input.
+ * mode & 0x80: before writing, recompute the CRC of every whole record in the three files, so mutations of
+ * record payloads reach the decoders behind the checksum instead of all dying as "checksum mismatch".
+ * Opens the store (damage must be reported, not crash), checkInvariants, one put, reopen: the reopened store
+ * must be undamaged, hold the same state, pass checkInvariants. The directory is emptied before and after.
+ */
+struct StoreOpenInput {
+    syncore::Bytes state, journal1, journal2;
+    uint32_t firstSegment = 1; // 1..127
+    bool fixCrcs = false;
+};
+
+/** Rewrites the CRC of each whole record in data[start..] (journal framing, journal.hpp). */
+inline void fixRecordCrcs(syncore::Bytes& data, size_t start) {
+    size_t at = start;
+    while (at <= data.size() && data.size() - at >= syncore::kRecordHeaderBytes) {
+        uint32_t len = 0;
+        for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(data[at + i]) << (8 * i);
+        if (len > data.size() - at - syncore::kRecordHeaderBytes) break;
+        uint8_t type = data[at + 8];
+        uint32_t crc = syncore::crc32(data.data() + at + syncore::kRecordHeaderBytes, len, syncore::crc32(&type, 1));
+        for (int i = 0; i < 4; ++i) data[at + 4 + i] = static_cast<uint8_t>(crc >> (8 * i));
+        at += syncore::kRecordHeaderBytes + len;
+    }
+}
+
+inline StoreOpenInput splitStoreOpenInput(const uint8_t* data, size_t size) {
+    StoreOpenInput in;
+    if (size < 5) {
+        in.journal1.assign(data, data + size);
+        return in;
+    }
+    size_t stateLen = data[0] | (size_t(data[1]) << 8);
+    size_t j1Len = data[2] | (size_t(data[3]) << 8);
+    in.firstSegment = (data[4] & 0x7f) ? (data[4] & 0x7f) : 1;
+    in.fixCrcs = (data[4] & 0x80) != 0;
+    const uint8_t* p = data + 5;
+    size_t left = size - 5;
+    stateLen = std::min(stateLen, left);
+    in.state.assign(p, p + stateLen);
+    p += stateLen;
+    left -= stateLen;
+    j1Len = std::min(j1Len, left);
+    in.journal1.assign(p, p + j1Len);
+    p += j1Len;
+    left -= j1Len;
+    in.journal2.assign(p, p + left);
+    return in;
+}
+
+inline syncore::Bytes joinStoreOpenInput(const StoreOpenInput& in) {
+    syncore::Bytes out;
+    out.push_back(static_cast<uint8_t>(in.state.size()));
+    out.push_back(static_cast<uint8_t>(in.state.size() >> 8));
+    out.push_back(static_cast<uint8_t>(in.journal1.size()));
+    out.push_back(static_cast<uint8_t>(in.journal1.size() >> 8));
+    out.push_back(static_cast<uint8_t>((in.firstSegment & 0x7f) | (in.fixCrcs ? 0x80 : 0)));
+    out.insert(out.end(), in.state.begin(), in.state.end());
+    out.insert(out.end(), in.journal1.begin(), in.journal1.end());
+    out.insert(out.end(), in.journal2.begin(), in.journal2.end());
+    return out;
+}
+
+inline void writeBytes(const std::filesystem::path& p, const syncore::Bytes& b) {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+/** Strict mode (env SYNCORE_FUZZ_STRICT_OPEN=1): an Error escaping Store::open is a failure too, since
+ *  store.hpp promises that damage on disk is reported, not thrown. */
+inline bool strictOpen() {
+    static const bool strict = [] {
+        const char* e = std::getenv("SYNCORE_FUZZ_STRICT_OPEN");
+        return e && e[0] == '1';
+    }();
+    return strict;
+}
+
+inline void runStoreOpen(const uint8_t* data, size_t size, const std::string& dir) {
+    using namespace syncore;
+    namespace fs = std::filesystem;
+    StoreOpenInput in = splitStoreOpenInput(data, size);
+    if (in.fixCrcs) {
+        fixRecordCrcs(in.state, 8); // after the "SYNCORE1" magic
+        fixRecordCrcs(in.journal1, 0);
+        fixRecordCrcs(in.journal2, 0);
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::create_directories(dir);
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() {
+            std::error_code e;
+            fs::remove_all(dir, e);
+        }
+    } cleanup{dir};
+    if (!in.state.empty()) writeBytes(fs::path(dir) / "syncore.state", in.state);
+    if (!in.journal1.empty()) writeBytes(fs::path(dir) / Journal::segmentName(in.firstSegment), in.journal1);
+    if (!in.journal2.empty()) writeBytes(fs::path(dir) / Journal::segmentName(in.firstSegment + 1), in.journal2);
+
+    std::unique_ptr<Store> store;
+    OpenReport report;
+    try {
+        store = Store::open(storeOptions(dir), &report);
+    } catch (const Error& e) {
+        if (strictOpen()) checkFailed(std::string("Store::open threw instead of reporting damage: ") + e.what());
+        return;
+    }
+    invariants(*store, "after open");
+    try {
+        store->put("fz", Value{{"id", "fuzz-doc"}, {"n", 1}, {"s", "x"}});
+    } catch (const Error&) {
+        // e.g. read-only (schema) or a clean storage error: still consistent, nothing more to check
+        invariants(*store, "after a failed put");
+        return;
+    }
+    invariants(*store, "after put");
+    uint64_t hash = store->stateHash();
+    SiteId site = store->siteId();
+    store.reset();
+
+    OpenReport again;
+    try {
+        store = Store::open(storeOptions(dir), &again);
+    } catch (const Error& e) {
+        checkFailed(std::string("reopening a store this build just wrote threw: ") + e.what());
+    }
+    FUZZ_CHECK(!again.damaged, "a store this build just wrote reopens damaged: " + again.message);
+    invariants(*store, "after reopen");
+    FUZZ_CHECK(store->siteId() == site, "reopen changed the site id");
+    FUZZ_CHECK(store->stateHash() == hash, "reopen changed the state");
+    auto doc = store->get("fz", "fuzz-doc");
+    FUZZ_CHECK(doc && doc->value("n", Value()) == Value(1), "the put did not survive the reopen");
+}
+
+} // namespace fuzz
