@@ -272,8 +272,7 @@ CommitResult Store::Impl::commit() {
     return out;
 }
 
-void Store::Impl::writeField(CollectionState&, DocState& d, uint32_t name, const Value& v, bool absent,
-                             uint8_t flags) {
+void Store::Impl::writeField(CollectionState&, DocState& d, uint32_t name, Value v, bool absent, uint8_t flags) {
     FieldState* cur = d.field(name);
     Stamp st = localStamp(d.epoch);
     if (cur) {
@@ -283,25 +282,25 @@ void Store::Impl::writeField(CollectionState&, DocState& d, uint32_t name, const
         cur->stamp = st;
         cur->seq = ++seq;
         cur->flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
-        cur->value = absent ? Value() : v;
+        cur->value = absent ? Value() : std::move(v);
     } else {
         FieldState f;
         f.name = name;
         f.flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
         f.stamp = st;
         f.seq = ++seq;
-        if (!absent) f.value = v;
+        if (!absent) f.value = std::move(v);
         d.fields.push_back(std::move(f));
     }
 }
 
-void Store::Impl::txPut(const std::string& coll, const Value& doc) {
+void Store::Impl::txPut(const std::string& coll, Value&& doc) {
     checkCollectionName(coll);
     if (!doc.is_object()) fail(ErrorCode::InvalidArgument, "document must be a JSON object, got " + typeName(doc));
     auto idIt = doc.find("id");
     if (idIt == doc.end() || !idIt->is_string())
         fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
-    const std::string& id = idIt->get_ref<const std::string&>();
+    const std::string id = idIt->get<std::string>(); // a copy: the document's values are moved below
     checkDocId(id);
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (it.key() != "id") validateValue(it.value(), it.key());
@@ -310,12 +309,12 @@ void Store::Impl::txPut(const std::string& coll, const Value& doc) {
                                            std::to_string(options.maxDocumentBytes) + " bytes");
     uint32_t ci = collectionIndex(coll);
     bool created;
-    DocState& dref = docForWrite(ci, id, &created);
+    docForWrite(ci, id, &created);
     uint32_t di = colls[ci].index.at(id);
     touch(ci, di, created);
     CollectionState& c = colls[ci];
     DocState& d = c.docs[di];
-    (void)dref;
+    d.fields.reserve(d.fields.size() + doc.size());
     if (!d.present()) {
         uint32_t epoch = d.epoch + 1; // 0 -> 1 (new), even -> odd (brought back after a delete)
         raiseEpoch(c, d, epoch);
@@ -329,9 +328,9 @@ void Store::Impl::txPut(const std::string& coll, const Value& doc) {
         bool hasCounter = std::any_of(d.counters.begin(), d.counters.end(),
                                       [&](const CounterState& x) { return x.name == name; });
         if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value()) continue;
-        writeField(c, d, name, it.value(), false, 0);
+        writeField(c, d, name, std::move(it.value()), false, 0); // the document is ours: move its values
     }
-    // Fields the new document no longer has are removed (counters included).
+    // Fields the new document no longer has are removed (counters included). Keys survive the moves.
     std::vector<uint32_t> gone;
     for (const auto& f : d.fields)
         if (!(f.flags & rowflag::Absent) && !doc.contains(fieldNames[f.name])) gone.push_back(f.name);
@@ -487,8 +486,8 @@ template <typename F> CommitResult runTxn(Store::Impl& m, F&& f) {
 }
 } // namespace
 
-CommitResult Store::put(const std::string& collection, const Value& doc) {
-    return runTxn(*m, [&] { m->txPut(collection, doc); });
+CommitResult Store::put(const std::string& collection, Value doc) {
+    return runTxn(*m, [&] { m->txPut(collection, std::move(doc)); });
 }
 
 CommitResult Store::update(const std::string& collection, const std::string& id, const Value& fields) {
@@ -509,7 +508,7 @@ CommitResult Store::transaction(const std::function<void(Txn&)>& fn) {
     return runTxn(*m, [&] { fn(tx); });
 }
 
-void Txn::put(const std::string& collection, const Value& doc) { m.txPut(collection, doc); }
+void Txn::put(const std::string& collection, Value doc) { m.txPut(collection, std::move(doc)); }
 void Txn::update(const std::string& collection, const std::string& id, const Value& fields) {
     m.txUpdate(collection, id, fields);
 }

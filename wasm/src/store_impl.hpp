@@ -87,7 +87,6 @@ struct UndoLog {
         DocState before;
     };
     std::vector<DocUndo> docs;
-    std::set<std::pair<uint32_t, uint32_t>> saved;
     std::vector<std::pair<std::string, ConflictState>> conflictsRemoved;
     std::vector<std::pair<uint32_t, std::vector<uint64_t>>> vvs;
     std::vector<std::pair<uint32_t, size_t>> presentCounts;
@@ -153,8 +152,8 @@ struct Store::Impl {
     void rollback();
     void touch(uint32_t coll, uint32_t doc, bool created);
     Stamp localStamp(uint32_t epoch) const { return Stamp{txn.hlc, epoch, 0}; }
-    void writeField(CollectionState& c, DocState& d, uint32_t name, const Value& v, bool absent, uint8_t flags);
-    void txPut(const std::string& coll, const Value& doc);
+    void writeField(CollectionState& c, DocState& d, uint32_t name, Value v, bool absent, uint8_t flags);
+    void txPut(const std::string& coll, Value&& doc);
     void txUpdate(const std::string& coll, const std::string& id, const Value& fields);
     void txRemove(const std::string& coll, const std::string& id);
     void txIncrement(const std::string& coll, const std::string& id, const std::string& field, double by);

@@ -10,6 +10,7 @@ namespace syncore {
 namespace {
 const char kStateMagic[8] = {'S', 'Y', 'N', 'C', 'O', 'R', 'E', '1'};
 const char* kStateFile = "syncore.state";
+constexpr uint32_t kMaxSegment = 99999999; // segment names have 8 digits
 
 Value stampJson(const Store::Impl& m, const Stamp& s) {
     return Value::array({s.epoch, s.hlc, s.hlc ? m.sites[s.site].hex() : std::string()});
@@ -233,6 +234,8 @@ void Store::Impl::load(OpenReport& report) {
             loadMeta(scan.records[0].payload);
             Value meta = parseMsgpack(scan.records[0].payload, "state metadata");
             journalStart = num<uint32_t>(need(meta, "journalStart"), "journalStart");
+            if (journalStart == 0 || journalStart > kMaxSegment)
+                fail(ErrorCode::Decode, "metadata: 'journalStart' out of range"); // segments are 1..99999999
             ChangeSet state = decodeChangeSet(scan.records[1].payload);
             applyChanges(state, false, nullptr);
             haveState = true;

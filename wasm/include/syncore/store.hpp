@@ -123,7 +123,8 @@ public:
     void setSchemaVersion(uint32_t version);
 
     // --- local writes: each is one transaction ---
-    CommitResult put(const std::string& collection, const Value& doc);
+    /** Takes the document by value: pass a temporary (or std::move) and its values move into the store. */
+    CommitResult put(const std::string& collection, Value doc);
     CommitResult update(const std::string& collection, const std::string& id, const Value& fields);
     CommitResult remove(const std::string& collection, const std::string& id);
     CommitResult increment(const std::string& collection, const std::string& id, const std::string& field,
@@ -192,7 +193,7 @@ private:
 /** The writes of one transaction; reads see the transaction's own earlier writes. */
 class Txn {
 public:
-    void put(const std::string& collection, const Value& doc);
+    void put(const std::string& collection, Value doc);
     void update(const std::string& collection, const std::string& id, const Value& fields);
     void remove(const std::string& collection, const std::string& id);
     void increment(const std::string& collection, const std::string& id, const std::string& field, double by);
