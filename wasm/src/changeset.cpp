@@ -287,27 +287,19 @@ Bytes encodeChangeSet(const ChangeSet& cs) {
             w.varint(g.to - g.from);
         }
         w.varint(c.rows.size());
-        // Inside one batch the order of rows carries no meaning (only the order of batches does), and
-        // the decoder does not depend on it. Document order makes scattered updates cheap (a document's
-        // rows sit together); (origin, seq) order makes one big transaction cheap (stamps and seqs count
-        // up). Write both, keep the smaller; ties go to document order so the output is deterministic.
+        // Rows in (origin, seq) order: a transaction's rows share a stamp and count up in seq, so the
+        // clock and seq columns collapse into runs. (Measured against document order on the benchmark
+        // workload: smaller for whole states and for scattered-update deltas alike.) The decoder does
+        // not depend on the order.
         rows.clear();
         for (const auto& r : c.rows) rows.push_back(&r);
-        std::sort(rows.begin(), rows.end(), [&](const Row* x, const Row* y) {
-            if (docRank[x->doc] != docRank[y->doc]) return docRank[x->doc] < docRank[y->doc];
-            if (x->kind != y->kind) return x->kind < y->kind;
-            if (x->field != y->field) return x->field < y->field;
-            return cs.sites[x->stamp.site] < cs.sites[y->stamp.site];
-        });
+        auto bySeq = [&](const Row* x, const Row* y) {
+            if (x->stamp.site != y->stamp.site) return cs.sites[x->stamp.site] < cs.sites[y->stamp.site];
+            if (x->seq != y->seq) return x->seq < y->seq;
+            return docRank[x->doc] < docRank[y->doc];
+        };
+        if (!std::is_sorted(rows.begin(), rows.end(), bySeq)) std::sort(rows.begin(), rows.end(), bySeq);
         Bytes best = encodeRows(rows, docRank, table, scratch);
-        if (rows.size() > 1) {
-            std::stable_sort(rows.begin(), rows.end(), [&](const Row* x, const Row* y) {
-                if (x->stamp.site != y->stamp.site) return cs.sites[x->stamp.site] < cs.sites[y->stamp.site];
-                return x->seq < y->seq;
-            });
-            Bytes bySeq = encodeRows(rows, docRank, table, scratch);
-            if (bySeq.size() < best.size()) best.swap(bySeq);
-        }
         w.raw(best.data(), best.size());
     }
     return std::move(w.bytes());
@@ -347,6 +339,9 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
             size_t at = id.size();
             id.resize(at + rest);
             r.raw(id.data() + at, rest, "document id");
+            // Ids are written sorted: anything else (a duplicate included) is not a valid encoding.
+            if (!c.docIds.empty() && !(c.docIds.back() < id))
+                fail(ErrorCode::Decode, "document ids of collection '" + c.name + "' are not in strictly ascending order");
             c.docIds.push_back(std::move(id));
         }
         size_t nRanges = r.count("ranges", 3);

@@ -220,7 +220,7 @@ void Store::Impl::touch(uint32_t coll, uint32_t doc, bool created) {
         txn.undo.vvs.push_back({coll, c.vv});
         txn.undo.presentCounts.push_back({coll, c.present});
     }
-    txn.undo.docs.push_back({coll, doc, created, created ? DocState() : c.docs[doc]});
+    txn.undo.docs.push_back({coll, doc, created ? nullptr : std::make_unique<DocState>(c.docs[doc])});
     c.docs[doc].txnMark = txn.id;
 }
 
@@ -228,11 +228,11 @@ void Store::Impl::rollback() {
     auto& u = txn.undo;
     for (auto it = u.docs.rbegin(); it != u.docs.rend(); ++it) {
         CollectionState& c = colls[it->coll];
-        if (it->created) {
+        if (!it->before) {
             c.index.erase(c.docs[it->doc].id);
             c.docs.pop_back(); // created docs were appended, and are undone in reverse order
         } else {
-            c.docs[it->doc] = std::move(it->before);
+            c.docs[it->doc] = std::move(*it->before);
         }
     }
     for (auto& [id, rec] : u.conflictsRemoved) conflicts[id] = std::move(rec);

@@ -83,8 +83,7 @@ struct UndoLog {
     struct DocUndo {
         uint32_t coll;
         uint32_t doc;
-        bool created;
-        DocState before;
+        std::unique_ptr<DocState> before; // null: the transaction created the document
     };
     std::vector<DocUndo> docs;
     std::vector<std::pair<std::string, ConflictState>> conflictsRemoved;
