@@ -69,18 +69,21 @@ private:
             put(m_run << 1);
             put(m_value);
         } else {
-            m_literals.push_back(m_value);
+            if (m_nLiterals == kMaxLiterals) flushLiterals(); // a literal group may be split: no allocation
+            m_literals[m_nLiterals++] = m_value;
         }
         m_run = 0;
     }
     void flushLiterals() {
-        if (m_literals.empty()) return;
-        put((static_cast<uint64_t>(m_literals.size()) << 1) | 1);
-        for (uint64_t v : m_literals) put(v);
-        m_literals.clear();
+        if (m_nLiterals == 0) return;
+        put((static_cast<uint64_t>(m_nLiterals) << 1) | 1);
+        for (size_t i = 0; i < m_nLiterals; ++i) put(m_literals[i]);
+        m_nLiterals = 0;
     }
+    static constexpr size_t kMaxLiterals = 64;
     Bytes& m_out;
-    std::vector<uint64_t> m_literals;
+    uint64_t m_literals[kMaxLiterals];
+    size_t m_nLiterals = 0;
     uint64_t m_value = 0;
     uint64_t m_run = 0;
 };
@@ -182,10 +185,9 @@ void validateChangeSet(const ChangeSet& cs) {
 
 namespace {
 
-// The row columns and values of one collection part, rows in the given order.
-Bytes encodeRows(const std::vector<const Row*>& rows, const std::vector<uint32_t>& docRank, const StringTable& table,
-                 Bytes& scratch) {
-    Writer w;
+// The row columns and values of one collection part, rows in the given order, appended to w.
+void encodeRows(Writer& w, const std::vector<const Row*>& rows, const std::vector<uint32_t>& docRank,
+                const StringTable& table, Bytes& scratch) {
     auto column = [&](auto&& each) {
         scratch.clear();
         RleWriter rle(scratch);
@@ -229,11 +231,13 @@ Bytes encodeRows(const std::vector<const Row*>& rows, const std::vector<uint32_t
             if (!r->base.isZero()) o.add(zigzag(static_cast<int64_t>(r->stamp.hlc - r->base.hlc)));
     });
     column([&](RleWriter& o) { for (const Row* r : rows) if (!r->base.isZero()) o.add(r->base.site); });
+    scratch.clear();
     Writer values;
+    values.bytes().swap(scratch); // reuse the scratch buffer's capacity for the values
     for (const Row* r : rows)
         if (hasValue(*r)) writeValue(values, r->val(), table);
     w.blob(values.bytes());
-    return std::move(w.bytes());
+    values.bytes().swap(scratch);
 }
 
 } // namespace
@@ -241,6 +245,10 @@ Bytes encodeRows(const std::vector<const Row*>& rows, const std::vector<uint32_t
 Bytes encodeChangeSet(const ChangeSet& cs) {
     Writer w;
     Bytes scratch;
+    size_t approx = 64;
+    for (const auto& c : cs.collections) approx += c.rows.size() * 8 + c.docIds.size() * 8;
+    w.bytes().reserve(approx);
+    scratch.reserve(256);
     w.u8(kChangeSetVersion);
     w.u8(0); // flags, reserved
 
@@ -299,8 +307,7 @@ Bytes encodeChangeSet(const ChangeSet& cs) {
             return docRank[x->doc] < docRank[y->doc];
         };
         if (!std::is_sorted(rows.begin(), rows.end(), bySeq)) std::sort(rows.begin(), rows.end(), bySeq);
-        Bytes best = encodeRows(rows, docRank, table, scratch);
-        w.raw(best.data(), best.size());
+        encodeRows(w, rows, docRank, table, scratch);
     }
     return std::move(w.bytes());
 }

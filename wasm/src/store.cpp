@@ -200,7 +200,7 @@ std::optional<Value> Store::Impl::get(const std::string& coll, const std::string
 
 void Store::Impl::begin() {
     if (txn.active) fail(ErrorCode::InvalidArgument, "a transaction is already running; write through its Txn");
-    txn = TxnState();
+    txn.reset();
     txn.active = true;
     txn.id = ++txnCounter;
     clearedByEpoch.clear();
@@ -243,13 +243,13 @@ void Store::Impl::rollback() {
         colls.pop_back();
     }
     seq = u.seq;
-    txn = TxnState();
+    txn.reset();
 }
 
 CommitResult Store::Impl::commit() {
     CommitResult out;
     if (txn.touched.empty()) {
-        txn = TxnState();
+        txn.reset();
         return out;
     }
     try {
@@ -264,10 +264,9 @@ CommitResult Store::Impl::commit() {
         rollback();
         throw;
     }
-    std::vector<std::pair<uint32_t, uint32_t>> touched = std::move(txn.touched);
-    txn = TxnState();
-    out.changed.reserve(touched.size());
-    for (auto& [c, d] : touched) out.changed.push_back({colls[c].name, colls[c].docs[d].id});
+    out.changed.reserve(txn.touched.size());
+    for (auto& [c, d] : txn.touched) out.changed.push_back({colls[c].name, colls[c].docs[d].id});
+    txn.reset();
     maybeCompact();
     return out;
 }

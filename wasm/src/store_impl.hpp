@@ -128,6 +128,24 @@ struct Store::Impl {
         std::vector<std::pair<uint32_t, uint32_t>> touched; // (collection, doc) in first-touch order
         uint64_t id = 0;
         std::set<std::string> resolved; // conflict ids the transaction resolves
+
+        /** Back to idle, keeping the containers' capacity for the next transaction. */
+        void reset() {
+            active = false;
+            undo.docs.clear();
+            undo.conflictsRemoved.clear();
+            undo.vvs.clear();
+            undo.presentCounts.clear();
+            undo.collections = 0;
+            undo.seq = 0;
+            undo.clock = 0;
+            hlc = 0;
+            seqBefore = 0;
+            collVvBefore.clear();
+            touched.clear();
+            id = 0;
+            resolved.clear();
+        }
     } txn;
 
     // --- tables ---
