@@ -360,11 +360,20 @@ ApplyResult Store::Impl::applyChanges(ChangeSet& cs, bool journal, const Bytes* 
             }
             return &colls[ci].docs[static_cast<size_t>(docMap[i])];
         };
+        // Rows per document, so a new document's field vector is allocated once; a whole state loaded
+        // into an empty collection sizes the collection once too.
+        std::vector<uint32_t> rowsPerDoc(part.docIds.size(), 0);
+        for (const Row& row : part.rows) ++rowsPerDoc[row.doc];
+        if (colls[ci].docs.empty()) {
+            colls[ci].docs.reserve(part.docIds.size());
+            colls[ci].index.reserve(part.docIds.size());
+        }
         auto create = [&](uint32_t i) -> DocState& {
             if (DocState* d = lookup(i)) return *d;
             bool created;
             docForWrite(ci, part.docIds[i], &created);
             docMap[i] = static_cast<int64_t>(colls[ci].docs.size() - 1);
+            colls[ci].docs.back().fields.reserve(rowsPerDoc[i]);
             return colls[ci].docs.back();
         };
         for (Row& row : part.rows) {
