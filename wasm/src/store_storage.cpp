@@ -99,6 +99,7 @@ void Store::Impl::loadMeta(const Bytes& payload) {
     Value meta = parseMsgpack(payload, "state metadata");
     if (num<uint32_t>(need(meta, "format"), "format") != 1) fail(ErrorCode::Decode, "unsupported state format");
     SiteId site = SiteId::fromHex(str(need(meta, "site"), "site"));
+    if (site.isZero()) fail(ErrorCode::Decode, "metadata: the site id is zero");
     siteIndex.clear();
     sites.clear();
     internSite(site);
