@@ -17,7 +17,7 @@ namespace {
 uint64_t g_seed = 0;
 uint64_t g_ops = 0;
 
-uint64_t parseU64(const char* s) { return std::strtoull(s, nullptr, 10); }
+uint64_t parseU64(const char *s) { return std::strtoull(s, nullptr, 10); }
 } // namespace
 
 namespace test {
@@ -47,16 +47,22 @@ std::string hex64(uint64_t v) {
 
 } // namespace test
 
-int main(int argc, char** argv) {
-    if (const char* e = std::getenv("SYNCORE_SEED")) g_seed = parseU64(e);
-    if (const char* e = std::getenv("SYNCORE_OPS")) g_ops = parseU64(e);
-    std::vector<char*> rest;
+int main(int argc, char **argv) {
+    if (const char *e = std::getenv("SYNCORE_SEED"))
+        g_seed = parseU64(e);
+    if (const char *e = std::getenv("SYNCORE_OPS"))
+        g_ops = parseU64(e);
+    std::vector<char *> rest;
     for (int i = 0; i < argc; ++i) {
-        if (std::strncmp(argv[i], "--seed=", 7) == 0) g_seed = parseU64(argv[i] + 7);
-        else if (std::strncmp(argv[i], "--ops=", 6) == 0) g_ops = parseU64(argv[i] + 6);
-        else rest.push_back(argv[i]);
+        if (std::strncmp(argv[i], "--seed=", 7) == 0)
+            g_seed = parseU64(argv[i] + 7);
+        else if (std::strncmp(argv[i], "--ops=", 6) == 0)
+            g_ops = parseU64(argv[i] + 6);
+        else
+            rest.push_back(argv[i]);
     }
-    if (g_seed == 0) g_seed = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+    if (g_seed == 0)
+        g_seed = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
     std::printf("syncore tests: seed %llu (replay with --seed=%llu or SYNCORE_SEED)\n",
                 static_cast<unsigned long long>(g_seed), static_cast<unsigned long long>(g_seed));
     doctest::Context ctx;

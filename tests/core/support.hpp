@@ -33,7 +33,7 @@ inline syncore::SiteId site(uint8_t n) {
     return s;
 }
 
-inline std::unique_ptr<syncore::Store> replica(uint8_t n, const ManualClock& clock, const std::string& dir = "") {
+inline std::unique_ptr<syncore::Store> replica(uint8_t n, const ManualClock &clock, const std::string &dir = "") {
     syncore::StoreOptions o;
     o.siteId = site(n);
     o.clock = clock.source();
@@ -42,25 +42,26 @@ inline std::unique_ptr<syncore::Store> replica(uint8_t n, const ManualClock& clo
 }
 
 /** Sends everything b lacks from a (in batches of maxBatch bytes); returns the batch count. */
-inline size_t pushTo(syncore::Store& from, syncore::Store& to, size_t maxBatch = 0) {
+inline size_t pushTo(syncore::Store &from, syncore::Store &to, size_t maxBatch = 0) {
     auto batches = from.changesSince(to.syncVector(), {}, maxBatch);
-    for (auto& b : batches) to.apply(b);
+    for (auto &b : batches)
+        to.apply(b);
     return batches.size();
 }
 
-inline void syncPair(syncore::Store& a, syncore::Store& b, size_t maxBatch = 0) {
+inline void syncPair(syncore::Store &a, syncore::Store &b, size_t maxBatch = 0) {
     pushTo(a, b, maxBatch);
     pushTo(b, a, maxBatch);
 }
 
 /** A fresh empty directory under the system temp dir, removed when the object dies. */
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
-    const std::string& path() const { return m_path; }
+    const std::string &path() const { return m_path; }
 
-private:
+  private:
     std::string m_path;
 };
 

@@ -4,18 +4,36 @@
 using namespace syncore;
 
 TEST_CASE("codec: values round-trip, strings shared through the table") {
-    std::vector<Value> values = {nullptr, true, false, 0, 47, 48, -1, INT64_MIN, INT64_MAX, UINT64_MAX, 1.5, -0.25,
-                                 "", "short", std::string(200, 'z'), "héllo ✓", Value::array({1, "a", nullptr}),
+    std::vector<Value> values = {nullptr,
+                                 true,
+                                 false,
+                                 0,
+                                 47,
+                                 48,
+                                 -1,
+                                 INT64_MIN,
+                                 INT64_MAX,
+                                 UINT64_MAX,
+                                 1.5,
+                                 -0.25,
+                                 "",
+                                 "short",
+                                 std::string(200, 'z'),
+                                 "héllo ✓",
+                                 Value::array({1, "a", nullptr}),
                                  Value{{"k", {{"nested", {1, 2}}}}, {"__proto__", 1}}};
     StringTable table;
-    for (auto& v : values) table.countValue(v);
+    for (auto &v : values)
+        table.countValue(v);
     Value again = "short";
     table.countValue(again);
     table.build();
     Writer w;
-    for (auto& v : values) writeValue(w, v, table);
+    for (auto &v : values)
+        writeValue(w, v, table);
     Reader r(w.bytes());
-    for (auto& v : values) CHECK(readValue(r, table.strings()) == v);
+    for (auto &v : values)
+        CHECK(readValue(r, table.strings()) == v);
     CHECK(r.done());
 }
 
@@ -23,7 +41,8 @@ TEST_CASE("codec: change sets round-trip exactly") {
     test::ManualClock clock;
     auto a = test::replica(1, clock);
     a->configureCollection("m", ConflictPolicy::Manual);
-    for (int i = 0; i < 50; ++i) a->put("m", {{"id", "doc" + std::to_string(i)}, {"t", "title " + std::to_string(i)}, {"tags", {"a", "b"}}});
+    for (int i = 0; i < 50; ++i)
+        a->put("m", {{"id", "doc" + std::to_string(i)}, {"t", "title " + std::to_string(i)}, {"tags", {"a", "b"}}});
     a->increment("m", "doc1", "n", 2.5);
     a->remove("m", "doc2");
     a->put("m", {{"id", "doc3"}});
@@ -36,7 +55,8 @@ TEST_CASE("codec: change sets round-trip exactly") {
 TEST_CASE("codec: truncated or corrupted change sets are refused cleanly") {
     test::ManualClock clock;
     auto a = test::replica(1, clock);
-    for (int i = 0; i < 20; ++i) a->put("t", {{"id", "d" + std::to_string(i)}, {"v", i}, {"s", "text"}});
+    for (int i = 0; i < 20; ++i)
+        a->put("t", {{"id", "d" + std::to_string(i)}, {"v", i}, {"s", "text"}});
     Bytes state = a->encodeState();
     for (size_t cut = 0; cut < state.size(); ++cut)
         CHECK_THROWS_AS(decodeChangeSet(state.data(), cut), Error);
@@ -50,7 +70,7 @@ TEST_CASE("codec: truncated or corrupted change sets are refused cleanly") {
             auto s = test::replica(9, clock);
             s->apply(cs); // whatever decodes is structurally valid and applies without breaking anything
             s->checkInvariants();
-        } catch (const Error& e) {
+        } catch (const Error &e) {
             CHECK(e.code() == ErrorCode::Decode);
         }
     }
@@ -65,7 +85,7 @@ TEST_CASE("protocol: every frame type round-trips") {
                                  Message::end(have),
                                  Message::presenceUpdate(site, Value{{"name", "Ada"}, {"cursor", {1, 2}}}),
                                  Message::error("rate_limited", "slow down", false, 42)};
-    for (const auto& m : msgs) {
+    for (const auto &m : msgs) {
         Message back = decodeMessage(encodeMessage(m));
         CHECK(back.type == m.type);
         CHECK(back.site == m.site);
@@ -82,11 +102,11 @@ TEST_CASE("protocol: every frame type round-trips") {
 }
 
 TEST_CASE("protocol: hostile frames get a clean error") {
-    auto bad = [](const Bytes& b, const char* needle) {
+    auto bad = [](const Bytes &b, const char *needle) {
         try {
             decodeMessage(b);
             FAIL("expected a decode error");
-        } catch (const Error& e) {
+        } catch (const Error &e) {
             CHECK(e.code() == ErrorCode::Decode);
             CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
         }

@@ -10,13 +10,14 @@ struct Trio {
         a = test::replica(1, clock);
         b = test::replica(2, clock);
         relay = test::replica(9, clock);
-        for (auto* s : {a.get(), b.get(), relay.get()}) s->configureCollection("cards", ConflictPolicy::Manual);
+        for (auto *s : {a.get(), b.get(), relay.get()})
+            s->configureCollection("cards", ConflictPolicy::Manual);
         a->put("cards", {{"id", "c1"}, {"title", "start"}, {"tags", {"x"}}, {"meta", {{"k", 1}}}});
         test::syncPair(*a, *relay);
         test::syncPair(*b, *relay);
     }
     // Both edit one field starting from the same value; a's is later, so b's value loses.
-    void concurrentEdit(const char* field, Value av, Value bv) {
+    void concurrentEdit(const char *field, Value av, Value bv) {
         b->update("cards", "c1", {{field, bv}});
         clock.advance(5);
         a->update("cards", "c1", {{field, av}});
@@ -53,7 +54,8 @@ TEST_CASE("conflicts: lww collections and sequential edits keep no record") {
     a->put("cards", {{"id", "c1"}, {"v", 0}});
     test::syncPair(*a, *b);
     // Sequential: b sees a's write before overwriting it; a writes several times in between.
-    for (int i = 1; i <= 3; ++i) a->update("cards", "c1", {{"v", i}});
+    for (int i = 1; i <= 3; ++i)
+        a->update("cards", "c1", {{"v", i}});
     test::syncPair(*a, *b);
     b->update("cards", "c1", {{"v", 10}});
     test::syncPair(*a, *b);
@@ -88,7 +90,8 @@ TEST_CASE("conflicts: keep_local on the losing side writes its value and clears 
     test::syncPair(*t.b, *t.relay);
     test::syncPair(*t.a, *t.relay);
     CHECK(t.relay->conflicts().empty());
-    for (auto* s : {t.a.get(), t.b.get(), t.relay.get()}) CHECK(s->get("cards", "c1")->at("title") == "from b");
+    for (auto *s : {t.a.get(), t.b.get(), t.relay.get()})
+        CHECK(s->get("cards", "c1")->at("title") == "from b");
     CHECK(t.a->stateHash() == t.b->stateHash());
     t.b->checkInvariants();
 }

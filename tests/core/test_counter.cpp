@@ -17,7 +17,8 @@ TEST_CASE("counter: concurrent increments add up") {
     test::syncPair(*a, *b);
     test::syncPair(*b, *c);
     test::syncPair(*a, *c);
-    for (auto* s : {a.get(), b.get(), c.get()}) CHECK(s->get("t", "x")->at("votes") == 5);
+    for (auto *s : {a.get(), b.get(), c.get()})
+        CHECK(s->get("t", "x")->at("votes") == 5);
     CHECK(a->stateHash() == b->stateHash());
     CHECK(b->stateHash() == c->stateHash());
 }

@@ -15,35 +15,37 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<fs::path> crashers(const std::string& target) {
+std::vector<fs::path> crashers(const std::string &target) {
     std::vector<fs::path> out;
     fs::path dir = fs::path(SYNCORE_SOURCE_DIR) / "tests" / "fuzz-crashers" / target;
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) return out;
-    for (const auto& e : fs::directory_iterator(dir))
-        if (e.is_regular_file() && e.path().filename().string()[0] != '.') out.push_back(e.path());
+    if (!fs::is_directory(dir, ec))
+        return out;
+    for (const auto &e : fs::directory_iterator(dir))
+        if (e.is_regular_file() && e.path().filename().string()[0] != '.')
+            out.push_back(e.path());
     std::sort(out.begin(), out.end());
     return out;
 }
 
-syncore::Bytes readAll(const fs::path& p) {
+syncore::Bytes readAll(const fs::path &p) {
     std::ifstream f(p, std::ios::binary);
     return syncore::Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
-template <typename Run> void replay(const std::string& target, Run&& run) {
+template <typename Run> void replay(const std::string &target, Run &&run) {
     fuzz::g_onFailure = fuzz::throwOnFailure; // a broken check fails the test instead of aborting the process
-    for (const fs::path& p : crashers(target)) {
+    for (const fs::path &p : crashers(target)) {
         const std::string name = target + "/" + p.filename().string();
         INFO("crasher " << name);
         syncore::Bytes in = readAll(p);
         try {
             run(in.data(), in.size());
-        } catch (const fuzz::CheckFailed& e) {
+        } catch (const fuzz::CheckFailed &e) {
             FAIL_CHECK((name + ": " + e.what()));
-        } catch (const syncore::Error&) {
+        } catch (const syncore::Error &) {
             // a clean refusal is fine
-        } catch (const std::exception& e) {
+        } catch (const std::exception &e) {
             FAIL_CHECK((name + ": unexpected exception (not syncore::Error): " + e.what()));
         } catch (...) {
             FAIL_CHECK((name + ": unexpected non-std exception"));
@@ -63,5 +65,5 @@ TEST_CASE("fuzz crashers: value") { replay("value", fuzz::runValue); }
 TEST_CASE("fuzz crashers: store_open") {
     test::TempDir tmp;
     const std::string dir = tmp.path() + "/store";
-    replay("store_open", [&](const uint8_t* data, size_t size) { fuzz::runStoreOpen(data, size, dir); });
+    replay("store_open", [&](const uint8_t *data, size_t size) { fuzz::runStoreOpen(data, size, dir); });
 }

@@ -49,7 +49,7 @@ TEST_CASE("clock skew: changes stamped too far ahead are refused") {
     try {
         checkClockSkew(cs, *clock.ms - 60'000, 1000);
         FAIL("expected a clock skew error");
-    } catch (const Error& e) {
+    } catch (const Error &e) {
         CHECK(e.code() == ErrorCode::ClockSkew);
         CHECK(std::string(e.what()).find("in the future") != std::string::npos);
     }

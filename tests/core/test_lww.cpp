@@ -63,11 +63,11 @@ TEST_CASE("lww: bad arguments name the problem and write nothing") {
     auto a = test::replica(1, clock);
     a->put("t", {{"id", "ok"}, {"v", 1}});
     uint64_t before = a->stateHash();
-    auto expectError = [&](auto&& f, ErrorCode code, const char* needle) {
+    auto expectError = [&](auto &&f, ErrorCode code, const char *needle) {
         try {
             f();
             FAIL("expected an error containing " << needle);
-        } catch (const Error& e) {
+        } catch (const Error &e) {
             CHECK(e.code() == code);
             CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
         }
@@ -77,21 +77,24 @@ TEST_CASE("lww: bad arguments name the problem and write nothing") {
     expectError([&] { a->put("t", Value{{"id", ""}}); }, ErrorCode::InvalidArgument, "non-empty");
     expectError([&] { a->put("t", Value::array({1, 2})); }, ErrorCode::InvalidArgument, "JSON object");
     expectError([&] { a->put("t", Value{{"id", "n"}, {"v", std::nan("")}}); }, ErrorCode::InvalidArgument, "NaN");
-    expectError([&] { a->put("t", Value{{"id", "n"}, {"v", {1, HUGE_VAL}}}); }, ErrorCode::InvalidArgument,
-                "Infinity");
+    expectError([&] { a->put("t", Value{{"id", "n"}, {"v", {1, HUGE_VAL}}}); }, ErrorCode::InvalidArgument, "Infinity");
     expectError([&] { a->put("", Value{{"id", "n"}}); }, ErrorCode::InvalidArgument, "collection");
     expectError([&] { a->update("t", "missing", {{"v", 2}}); }, ErrorCode::NotFound, "missing");
     expectError([&] { a->update("t", "ok", Value(3)); }, ErrorCode::InvalidArgument, "object of fields");
     expectError([&] { a->update("t", "ok", {{"id", "other"}}); }, ErrorCode::InvalidArgument, "'id'");
     expectError([&] { a->increment("t", "ok", "v", std::nan("")); }, ErrorCode::InvalidArgument, "finite");
     Value deep = 1;
-    for (int i = 0; i < 100; ++i) deep = Value::array({deep});
+    for (int i = 0; i < 100; ++i)
+        deep = Value::array({deep});
     expectError([&] { a->put("t", Value{{"id", "d"}, {"v", deep}}); }, ErrorCode::InvalidArgument, "deeper");
     StoreOptions small;
     small.maxDocumentBytes = 100;
     auto s = Store::open(small);
-    expectError([&] { s->put("t", Value{{"id", "big"}, {"v", std::string(500, 'x')}}); }, ErrorCode::LimitExceeded,
-                "limit");
+    expectError(
+        [&] {
+            s->put("t", Value{{"id", "big"}, {"v", std::string(500, 'x')}});
+        },
+        ErrorCode::LimitExceeded, "limit");
     CHECK(a->stateHash() == before);
     CHECK(a->get("t", "ok") == Value{{"id", "ok"}, {"v", 1}});
     a->checkInvariants();

@@ -3,9 +3,10 @@
 using namespace syncore;
 
 namespace {
-std::vector<std::string> ids(const std::vector<Value>& docs) {
+std::vector<std::string> ids(const std::vector<Value> &docs) {
     std::vector<std::string> out;
-    for (const auto& d : docs) out.push_back(d["id"]);
+    for (const auto &d : docs)
+        out.push_back(d["id"]);
     return out;
 }
 } // namespace
@@ -18,7 +19,7 @@ TEST_CASE("queries: where, orderBy, limit") {
     s->put("t", {{"id", "c"}, {"title", "fig"}, {"done", false}, {"p", 2}});
     s->put("t", {{"id", "d"}, {"title", "kiwi"}, {"done", false}, {"p", "high"}});
     s->remove("t", "c");
-    auto q = [&](const Value& j) { return ids(s->find("t", Query::fromJson(j))); };
+    auto q = [&](const Value &j) { return ids(s->find("t", Query::fromJson(j))); };
     CHECK(q({{"where", {{"done", false}}}}) == std::vector<std::string>{"a", "d"});
     CHECK(q({{"where", {{"p", {{"$gt", 1}}}}}}) == std::vector<std::string>{"a"}); // strings are not > numbers
     CHECK(q({{"where", {{"p", {{"$gte", 1}, {"$lt", 3}}}}}}) == std::vector<std::string>{"b"});
@@ -37,11 +38,11 @@ TEST_CASE("queries: where, orderBy, limit") {
 }
 
 TEST_CASE("queries: bad queries are refused with a message that names the problem") {
-    auto bad = [](const Value& j, const char* needle) {
+    auto bad = [](const Value &j, const char *needle) {
         try {
             Query::fromJson(j);
             FAIL("expected an error for " << j.dump());
-        } catch (const Error& e) {
+        } catch (const Error &e) {
             CHECK(e.code() == ErrorCode::InvalidArgument);
             CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
         }

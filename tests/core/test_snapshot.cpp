@@ -25,7 +25,7 @@ TEST_CASE("snapshots: create, list, restore writes ordinary changes that sync an
     auto res = a->restoreSnapshot(snap.id);
     CHECK_FALSE(res.changes.empty());
     test::syncPair(*a, *b);
-    for (auto* s : {a.get(), b.get()}) {
+    for (auto *s : {a.get(), b.get()}) {
         CHECK(s->get("cards", "c1") == c1Before);
         CHECK(s->get("cards", "c2") == Value{{"id", "c2"}, {"title", "two"}});
         CHECK_FALSE(s->get("cards", "c3"));

@@ -9,7 +9,7 @@ using namespace syncore;
 namespace fs = std::filesystem;
 
 namespace {
-std::unique_ptr<Store> openAt(const std::string& dir, test::ManualClock& clock, OpenReport* report = nullptr,
+std::unique_ptr<Store> openAt(const std::string &dir, test::ManualClock &clock, OpenReport *report = nullptr,
                               size_t segment = 1 << 20, size_t compact = 8 << 20) {
     StoreOptions o;
     o.directory = dir;
@@ -19,18 +19,20 @@ std::unique_ptr<Store> openAt(const std::string& dir, test::ManualClock& clock, 
     return Store::open(o, report);
 }
 
-std::vector<std::string> segments(const std::string& dir) {
+std::vector<std::string> segments(const std::string &dir) {
     std::vector<std::string> out;
-    for (auto& e : fs::directory_iterator(dir))
-        if (Journal::parseSegmentName(e.path().filename().string())) out.push_back(e.path().string());
+    for (auto &e : fs::directory_iterator(dir))
+        if (Journal::parseSegmentName(e.path().filename().string()))
+            out.push_back(e.path().string());
     std::sort(out.begin(), out.end());
     return out;
 }
 
-void copyDir(const std::string& from, const std::string& to) {
+void copyDir(const std::string &from, const std::string &to) {
     fs::remove_all(to);
     fs::create_directories(to);
-    for (auto& e : fs::directory_iterator(from)) fs::copy_file(e.path(), fs::path(to) / e.path().filename());
+    for (auto &e : fs::directory_iterator(from))
+        fs::copy_file(e.path(), fs::path(to) / e.path().filename());
 }
 } // namespace
 
@@ -47,7 +49,8 @@ TEST_CASE("storage: everything written survives close and reopen, site id includ
         site = s->siteId();
         s->setSchemaVersion(3);
         s->configureCollection("cards", ConflictPolicy::Manual);
-        for (int i = 0; i < 100; ++i) s->put("cards", {{"id", "c" + std::to_string(i)}, {"n", i}});
+        for (int i = 0; i < 100; ++i)
+            s->put("cards", {{"id", "c" + std::to_string(i)}, {"n", i}});
         s->remove("cards", "c5");
         s->increment("cards", "c6", "votes", 2);
         s->createSnapshot("first", "ada");
@@ -74,7 +77,8 @@ TEST_CASE("storage: compaction keeps the file count small and loses nothing") {
     uint64_t hash;
     {
         auto s = openAt(dir.path(), clock, nullptr, 4096, 32768);
-        for (int i = 0; i < 2000; ++i) s->put("t", {{"id", "d" + std::to_string(i % 300)}, {"v", i}, {"s", "some text"}});
+        for (int i = 0; i < 2000; ++i)
+            s->put("t", {{"id", "d" + std::to_string(i % 300)}, {"v", i}, {"s", "some text"}});
         hash = s->stateHash();
         size_t files = static_cast<size_t>(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()));
         CHECK(files <= 12);
@@ -89,8 +93,9 @@ TEST_CASE("storage: bytes written per small write do not grow with the store") {
     auto a = openAt(small.path(), clock);
     auto b = openAt(big.path(), clock);
     a->put("t", {{"id", "d7"}, {"v", 0}});
-    b->transaction([&](Txn& tx) {
-        for (int i = 0; i < 20000; ++i) tx.put("t", {{"id", "d" + std::to_string(i)}, {"v", i}});
+    b->transaction([&](Txn &tx) {
+        for (int i = 0; i < 20000; ++i)
+            tx.put("t", {{"id", "d" + std::to_string(i)}, {"v", i}});
     });
     b->compact();
     uint64_t a0 = a->journalBytes(), b0 = b->journalBytes();
@@ -126,15 +131,16 @@ TEST_CASE("storage: a journal cut at every byte of its last records keeps everyt
         copyDir(dir.path(), work.path());
         truncateFile(work.path() + "/" + seg, cut);
         size_t whole = 0; // records entirely before the cut
-        for (const auto& r : scan.records)
-            if (r.offset + kRecordHeaderBytes + r.payload.size() <= cut) ++whole;
+        for (const auto &r : scan.records)
+            if (r.offset + kRecordHeaderBytes + r.payload.size() <= cut)
+                ++whole;
         OpenReport rep;
         auto s = openAt(work.path(), clock, &rep);
         INFO("cut at byte " << cut);
         CHECK(s->stateHash() == hashes[whole]);
-        bool torn = cut != journal.size() && (whole == 0 ? cut > 0 : cut != scan.records[whole - 1].offset +
-                                                                               kRecordHeaderBytes +
-                                                                               scan.records[whole - 1].payload.size());
+        bool torn = cut != journal.size() && (whole == 0 ? cut > 0
+                                                         : cut != scan.records[whole - 1].offset + kRecordHeaderBytes +
+                                                                      scan.records[whole - 1].payload.size());
         CHECK(rep.damaged == torn);
         s->checkInvariants();
         s->put("t", {{"id", "after"}}); // the store is writable, and the next open is clean
@@ -171,12 +177,13 @@ TEST_CASE("storage: flipped bits are detected; everything before the damage is k
         size_t at = rng() % bad.size();
         bad[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
         {
-            FILE* f = std::fopen((work.path() + "/" + seg).c_str(), "wb");
+            FILE *f = std::fopen((work.path() + "/" + seg).c_str(), "wb");
             std::fwrite(bad.data(), 1, bad.size(), f);
             std::fclose(f);
         }
         size_t damaged = 0; // index of the record holding the flipped byte
-        while (damaged + 1 < scan.records.size() && scan.records[damaged + 1].offset <= at) ++damaged;
+        while (damaged + 1 < scan.records.size() && scan.records[damaged + 1].offset <= at)
+            ++damaged;
         OpenReport rep;
         auto s = openAt(work.path(), clock, &rep);
         INFO("flip at byte " << at);

@@ -6,14 +6,17 @@ TEST_CASE("sync: peers in sync exchange nothing more") {
     test::ManualClock clock;
     auto a = test::replica(1, clock);
     auto b = test::replica(2, clock);
-    for (int i = 0; i < 50; ++i) a->put("t", {{"id", "d" + std::to_string(i)}, {"v", i}});
+    for (int i = 0; i < 50; ++i)
+        a->put("t", {{"id", "d" + std::to_string(i)}, {"v", i}});
     test::syncPair(*a, *b);
-    for (int i = 0; i < 20; ++i) b->update("t", "d" + std::to_string(i), {{"v", -i}});
+    for (int i = 0; i < 20; ++i)
+        b->update("t", "d" + std::to_string(i), {{"v", -i}});
     // Like Automerge's sync test: keep exchanging until quiet; it must go quiet within two rounds.
     int rounds = 0;
     while (rounds < 10) {
         size_t sent = test::pushTo(*a, *b) + test::pushTo(*b, *a);
-        if (sent == 0) break;
+        if (sent == 0)
+            break;
         ++rounds;
     }
     CHECK(rounds <= 2);
@@ -25,9 +28,11 @@ TEST_CASE("sync: peers in sync exchange nothing more") {
 TEST_CASE("sync: overwritten values are never shipped; batches split and resume") {
     test::ManualClock clock;
     auto a = test::replica(1, clock);
-    for (int i = 0; i < 200; ++i) a->put("t", {{"id", "d" + std::to_string(i)}, {"v", 0}, {"s", std::string(40, 'x')}});
+    for (int i = 0; i < 200; ++i)
+        a->put("t", {{"id", "d" + std::to_string(i)}, {"v", 0}, {"s", std::string(40, 'x')}});
     for (int r = 1; r <= 5; ++r)
-        for (int i = 0; i < 200; ++i) a->update("t", "d" + std::to_string(i), {{"v", r}});
+        for (int i = 0; i < 200; ++i)
+            a->update("t", "d" + std::to_string(i), {{"v", r}});
     auto full = a->changesSince({});
     REQUIRE(full.size() == 1);
     CHECK(decodeChangeSet(full[0]).rowCount() == 200 * 3); // cl + 2 fields per document, winners only
@@ -36,10 +41,12 @@ TEST_CASE("sync: overwritten values are never shipped; batches split and resume"
     auto batches = a->changesSince(b->syncVector(), {}, 2000);
     CHECK(batches.size() > 5);
     // Apply only the first half, as if the connection dropped, then resume from b's vector.
-    for (size_t i = 0; i < batches.size() / 2; ++i) b->apply(batches[i]);
+    for (size_t i = 0; i < batches.size() / 2; ++i)
+        b->apply(batches[i]);
     auto rest = a->changesSince(b->syncVector(), {}, 2000);
     CHECK(rest.size() < batches.size());
-    for (auto& x : rest) b->apply(x);
+    for (auto &x : rest)
+        b->apply(x);
     CHECK(a->stateHash() == b->stateHash());
     CHECK(a->changesSince(b->syncVector()).empty());
     CHECK(b->changesSince(a->syncVector()).empty());
@@ -53,14 +60,18 @@ TEST_CASE("sync: apply is idempotent and order-independent") {
     for (int i = 0; i < 30; ++i) {
         clock.advance(1);
         changes.push_back(a->put("t", {{"id", "d" + std::to_string(i % 7)}, {"v", i}}).changes);
-        if (i % 5 == 0) changes.push_back(a->remove("t", "d" + std::to_string(i % 3)).changes);
-        if (i % 4 == 0 && a->get("t", "d1")) changes.push_back(a->increment("t", "d1", "n", 1).changes);
+        if (i % 5 == 0)
+            changes.push_back(a->remove("t", "d" + std::to_string(i % 3)).changes);
+        if (i % 4 == 0 && a->get("t", "d1"))
+            changes.push_back(a->increment("t", "d1", "n", 1).changes);
     }
     std::reverse(changes.begin(), changes.end());
-    for (auto& c : changes)
-        if (!c.empty()) b->apply(c);
-    for (auto& c : changes)
-        if (!c.empty()) b->apply(c); // duplicates change nothing
+    for (auto &c : changes)
+        if (!c.empty())
+            b->apply(c);
+    for (auto &c : changes)
+        if (!c.empty())
+            b->apply(c); // duplicates change nothing
     CHECK(a->stateHash() == b->stateHash());
     b->checkInvariants();
 }
@@ -74,7 +85,8 @@ TEST_CASE("sync: a forwarded batch never over-claims the receiver's version vect
     c->apply(second);
     CHECK(c->versionVector("t").empty()); // gap: c cannot advance past what it lacks
     auto more = a->changesSince(c->syncVector());
-    for (auto& m : more) c->apply(m);
+    for (auto &m : more)
+        c->apply(m);
     CHECK(c->get("t", "x"));
     CHECK(a->stateHash() == c->stateHash());
     CHECK(c->versionVector("t") == a->versionVector("t"));
@@ -86,10 +98,12 @@ TEST_CASE("sync: collections filter, and a collection added later back-fills") {
     auto a = test::replica(1, clock), b = test::replica(2, clock);
     a->put("cards", {{"id", "c"}});
     a->put("columns", {{"id", "k"}});
-    for (auto& x : a->changesSince(b->syncVector(), {"cards"})) b->apply(x);
+    for (auto &x : a->changesSince(b->syncVector(), {"cards"}))
+        b->apply(x);
     CHECK(b->get("cards", "c"));
     CHECK_FALSE(b->get("columns", "k"));
-    for (auto& x : a->changesSince(b->syncVector(), {"cards", "columns"})) b->apply(x);
+    for (auto &x : a->changesSince(b->syncVector(), {"cards", "columns"}))
+        b->apply(x);
     CHECK(b->get("columns", "k"));
     CHECK(a->stateHash() == b->stateHash());
 }
@@ -109,7 +123,7 @@ TEST_CASE("sync: bad batches are refused whole and change nothing") {
     try {
         b->apply(flipped);
         FAIL("expected an error");
-    } catch (const Error& e) {
+    } catch (const Error &e) {
         CHECK(e.code() == ErrorCode::Decode);
         CHECK(std::string(e.what()).find("version") != std::string::npos);
     }

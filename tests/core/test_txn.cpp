@@ -5,7 +5,7 @@ using namespace syncore;
 TEST_CASE("transactions: all writes commit together, in one change set with one stamp") {
     test::ManualClock clock;
     auto a = test::replica(1, clock), b = test::replica(2, clock);
-    auto res = a->transaction([](Txn& tx) {
+    auto res = a->transaction([](Txn &tx) {
         tx.put("cards", {{"id", "c1"}, {"title", "x"}});
         tx.put("columns", {{"id", "k1"}, {"name", "todo"}});
         tx.update("cards", "c1", {{"title", "y"}}); // sees its own earlier write
@@ -16,8 +16,9 @@ TEST_CASE("transactions: all writes commit together, in one change set with one 
     ChangeSet cs = decodeChangeSet(res.changes);
     CHECK(cs.collections.size() == 2);
     uint64_t hlc = cs.collections[0].rows[0].stamp.hlc;
-    for (const auto& c : cs.collections)
-        for (const auto& r : c.rows) CHECK(r.stamp.hlc == hlc);
+    for (const auto &c : cs.collections)
+        for (const auto &r : c.rows)
+            CHECK(r.stamp.hlc == hlc);
     b->apply(res.changes);
     CHECK(b->get("cards", "c1") == Value{{"id", "c1"}, {"title", "y"}, {"votes", 1}});
     CHECK(a->stateHash() == b->stateHash());
@@ -31,17 +32,19 @@ TEST_CASE("transactions: one that fails half way leaves nothing behind") {
     uint64_t hash = a->stateHash();
     auto vv = a->syncVector();
     uint64_t journal = a->journalBytes();
-    CHECK_THROWS_AS(a->transaction([](Txn& tx) {
+    CHECK_THROWS_AS(a->transaction([](Txn &tx) {
         tx.put("t", {{"id", "new"}});
         tx.update("t", "keep", {{"v", 2}});
         tx.remove("t", "keep");
         tx.put("brand-new-collection", {{"id", "z"}});
         tx.update("t", "missing", {{"v", 3}}); // NotFound: the whole transaction is undone
-    }), Error);
-    CHECK_THROWS_AS(a->transaction([](Txn& tx) {
+    }),
+                    Error);
+    CHECK_THROWS_AS(a->transaction([](Txn &tx) {
         tx.put("t", {{"id", "new2"}});
         throw std::runtime_error("application code failed");
-    }), std::runtime_error);
+    }),
+                    std::runtime_error);
     CHECK(a->stateHash() == hash);
     CHECK(a->syncVector() == vv);
     CHECK(a->journalBytes() == journal);
@@ -64,9 +67,10 @@ TEST_CASE("transactions: one that fails half way leaves nothing behind") {
 TEST_CASE("transactions: a thousand failing calls, then a working one") {
     test::ManualClock clock;
     auto a = test::replica(1, clock);
-    for (int i = 0; i < 1000; ++i) CHECK_THROWS_AS(a->put("t", Value{{"no-id", i}}), Error);
+    for (int i = 0; i < 1000; ++i)
+        CHECK_THROWS_AS(a->put("t", Value{{"no-id", i}}), Error);
     a->put("t", {{"id", "ok"}});
     CHECK(a->count("t") == 1);
-    CHECK_THROWS_AS(a->transaction([&](Txn&) { a->put("t", {{"id", "nested"}}); }), Error);
+    CHECK_THROWS_AS(a->transaction([&](Txn &) { a->put("t", {{"id", "nested"}}); }), Error);
     a->checkInvariants();
 }

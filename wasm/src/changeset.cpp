@@ -11,14 +11,16 @@
 namespace syncore {
 
 bool ChangeSet::empty() const {
-    for (const auto& c : collections)
-        if (!c.rows.empty() || !c.ranges.empty()) return false;
+    for (const auto &c : collections)
+        if (!c.rows.empty() || !c.ranges.empty())
+            return false;
     return true;
 }
 
 size_t ChangeSet::rowCount() const {
     size_t n = 0;
-    for (const auto& c : collections) n += c.rows.size();
+    for (const auto &c : collections)
+        n += c.rows.size();
     return n;
 }
 
@@ -26,20 +28,20 @@ namespace {
 
 constexpr uint8_t kHasBase = 0x10;
 
-uint8_t kindFlags(const Row& r) {
+uint8_t kindFlags(const Row &r) {
     return static_cast<uint8_t>(static_cast<uint8_t>(r.kind) | (r.flags << 2) | (r.base.isZero() ? 0 : kHasBase));
 }
 
 bool hasField(RowKind k) { return k != RowKind::Cl; }
-bool hasValue(const Row& r) {
+bool hasValue(const Row &r) {
     return r.kind == RowKind::Counter || (r.kind == RowKind::Field && !(r.flags & rowflag::Absent));
 }
 
 // Column encoder: a sequence of runs and literal groups. Header varint h: h & 1 == 0 -> a run of
 // (h >> 1) copies of the next value; h & 1 == 1 -> (h >> 1) literal values follow. Appended to `out`.
 class RleWriter {
-public:
-    explicit RleWriter(Bytes& out) : m_out(out) {}
+  public:
+    explicit RleWriter(Bytes &out) : m_out(out) {}
     void add(uint64_t v) {
         if (m_run > 0 && v == m_value) {
             ++m_run;
@@ -54,7 +56,7 @@ public:
         flushLiterals();
     }
 
-private:
+  private:
     void put(uint64_t v) {
         while (v >= 0x80) {
             m_out.push_back(static_cast<uint8_t>(v | 0x80));
@@ -63,25 +65,29 @@ private:
         m_out.push_back(static_cast<uint8_t>(v));
     }
     void closeRun() {
-        if (m_run == 0) return;
+        if (m_run == 0)
+            return;
         if (m_run >= 2) {
             flushLiterals();
             put(m_run << 1);
             put(m_value);
         } else {
-            if (m_nLiterals == kMaxLiterals) flushLiterals(); // a literal group may be split: no allocation
+            if (m_nLiterals == kMaxLiterals)
+                flushLiterals(); // a literal group may be split: no allocation
             m_literals[m_nLiterals++] = m_value;
         }
         m_run = 0;
     }
     void flushLiterals() {
-        if (m_nLiterals == 0) return;
+        if (m_nLiterals == 0)
+            return;
         put((static_cast<uint64_t>(m_nLiterals) << 1) | 1);
-        for (size_t i = 0; i < m_nLiterals; ++i) put(m_literals[i]);
+        for (size_t i = 0; i < m_nLiterals; ++i)
+            put(m_literals[i]);
         m_nLiterals = 0;
     }
     static constexpr size_t kMaxLiterals = 64;
-    Bytes& m_out;
+    Bytes &m_out;
     uint64_t m_literals[kMaxLiterals];
     size_t m_nLiterals = 0;
     uint64_t m_value = 0;
@@ -89,17 +95,20 @@ private:
 };
 
 class RleReader {
-public:
-    RleReader(Reader r, size_t total, const char* what) : m_r(r), m_left(total), m_what(what) {}
+  public:
+    RleReader(Reader r, size_t total, const char *what) : m_r(r), m_left(total), m_what(what) {}
     uint64_t next() {
         if (m_run == 0) {
-            if (m_left == 0) fail(ErrorCode::Decode, std::string("column ") + m_what + " has too many values");
+            if (m_left == 0)
+                fail(ErrorCode::Decode, std::string("column ") + m_what + " has too many values");
             uint64_t h = m_r.varint(m_what);
             m_literal = h & 1;
             m_run = h >> 1;
-            if (m_run == 0 || m_run > m_left) fail(ErrorCode::Decode, std::string("bad run length in column ") + m_what);
+            if (m_run == 0 || m_run > m_left)
+                fail(ErrorCode::Decode, std::string("bad run length in column ") + m_what);
             m_left -= m_run;
-            if (!m_literal) m_value = m_r.varint(m_what);
+            if (!m_literal)
+                m_value = m_r.varint(m_what);
         }
         --m_run;
         return m_literal ? m_r.varint(m_what) : m_value;
@@ -109,76 +118,106 @@ public:
             fail(ErrorCode::Decode, std::string("column ") + m_what + " has a length that does not match its rows");
     }
 
-private:
+  private:
     Reader m_r;
     size_t m_left;
-    const char* m_what;
+    const char *m_what;
     uint64_t m_value = 0;
     uint64_t m_run = 0;
     bool m_literal = false;
 };
 
-[[noreturn]] void rowFail(const CollectionChanges& c, const char* what) {
+[[noreturn]] void rowFail(const CollectionChanges &c, const char *what) {
     fail(ErrorCode::Decode, std::string(what) + " in collection '" + c.name + "'");
 }
 
-void validateRow(const Row& r, const CollectionChanges& c, const ChangeSet& cs) {
-    if (r.kind != RowKind::Cl && r.kind != RowKind::Field && r.kind != RowKind::Counter) rowFail(c, "unknown row kind");
-    if (r.doc >= c.docIds.size()) rowFail(c, "row refers to a missing document");
-    if (r.stamp.site >= cs.sites.size()) rowFail(c, "row refers to a missing site");
-    if (r.stamp.hlc == 0) rowFail(c, "row without a clock stamp");
-    if (r.stamp.hlc >= kMaxHlc) rowFail(c, "row clock stamp out of range");
-    if (r.seq == 0) rowFail(c, "row without a sequence number");
-    if (r.seq >= kMaxSeq) rowFail(c, "row sequence number out of range");
+void validateRow(const Row &r, const CollectionChanges &c, const ChangeSet &cs) {
+    if (r.kind != RowKind::Cl && r.kind != RowKind::Field && r.kind != RowKind::Counter)
+        rowFail(c, "unknown row kind");
+    if (r.doc >= c.docIds.size())
+        rowFail(c, "row refers to a missing document");
+    if (r.stamp.site >= cs.sites.size())
+        rowFail(c, "row refers to a missing site");
+    if (r.stamp.hlc == 0)
+        rowFail(c, "row without a clock stamp");
+    if (r.stamp.hlc >= kMaxHlc)
+        rowFail(c, "row clock stamp out of range");
+    if (r.seq == 0)
+        rowFail(c, "row without a sequence number");
+    if (r.seq >= kMaxSeq)
+        rowFail(c, "row sequence number out of range");
     // A write's base is the value it replaced: never newer than the write itself.
     if (!r.base.isZero() && (r.base.epoch > r.stamp.epoch || r.base.hlc > r.stamp.hlc))
         rowFail(c, "row base is newer than the write");
-    if (r.flags & ~rowflag::All) rowFail(c, "unknown row flags");
-    if (!r.base.isZero() && r.base.site >= cs.sites.size()) rowFail(c, "row base refers to a missing site");
+    if (r.flags & ~rowflag::All)
+        rowFail(c, "unknown row flags");
+    if (!r.base.isZero() && r.base.site >= cs.sites.size())
+        rowFail(c, "row base refers to a missing site");
     switch (r.kind) {
     case RowKind::Cl:
-        if (r.flags || !r.base.isZero()) rowFail(c, "causal-length row with flags or base");
-        if (r.stamp.epoch == 0) rowFail(c, "causal length 0");
+        if (r.flags || !r.base.isZero())
+            rowFail(c, "causal-length row with flags or base");
+        if (r.stamp.epoch == 0)
+            rowFail(c, "causal length 0");
         break;
     case RowKind::Field:
-        if (r.field >= cs.fieldNames.size()) rowFail(c, "row refers to a missing field");
-        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0) rowFail(c, "field written at a deleted epoch");
-        if ((r.flags & rowflag::Absent) && !r.val().is_null()) rowFail(c, "removed field with a value");
+        if (r.field >= cs.fieldNames.size())
+            rowFail(c, "row refers to a missing field");
+        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0)
+            rowFail(c, "field written at a deleted epoch");
+        if ((r.flags & rowflag::Absent) && !r.val().is_null())
+            rowFail(c, "removed field with a value");
         break;
     case RowKind::Counter:
-        if (r.field >= cs.fieldNames.size()) rowFail(c, "row refers to a missing field");
-        if (r.flags) rowFail(c, "counter row with flags");
-        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0) rowFail(c, "counter written at a deleted epoch");
-        if (!r.val().is_number()) rowFail(c, "counter row without a number");
-        if (r.val().is_number_float() && !std::isfinite(r.val().get<double>())) rowFail(c, "counter total is not finite");
+        if (r.field >= cs.fieldNames.size())
+            rowFail(c, "row refers to a missing field");
+        if (r.flags)
+            rowFail(c, "counter row with flags");
+        if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0)
+            rowFail(c, "counter written at a deleted epoch");
+        if (!r.val().is_number())
+            rowFail(c, "counter row without a number");
+        if (r.val().is_number_float() && !std::isfinite(r.val().get<double>()))
+            rowFail(c, "counter total is not finite");
         break;
     }
 }
 
 } // namespace
 
-void validateChangeSet(const ChangeSet& cs) {
+void validateChangeSet(const ChangeSet &cs) {
     std::unordered_set<SiteId, SiteIdHash> sites;
-    for (const auto& s : cs.sites) {
-        if (s.isZero()) fail(ErrorCode::Decode, "zero site id");
-        if (!sites.insert(s).second) fail(ErrorCode::Decode, "duplicate site id " + s.hex());
+    for (const auto &s : cs.sites) {
+        if (s.isZero())
+            fail(ErrorCode::Decode, "zero site id");
+        if (!sites.insert(s).second)
+            fail(ErrorCode::Decode, "duplicate site id " + s.hex());
     }
     std::unordered_set<std::string> names;
-    for (const auto& f : cs.fieldNames) {
-        if (f == "id") fail(ErrorCode::Decode, "'id' cannot be a field name");
-        if (!names.insert(f).second) fail(ErrorCode::Decode, "duplicate field name '" + f + "'");
+    for (const auto &f : cs.fieldNames) {
+        if (f == "id")
+            fail(ErrorCode::Decode, "'id' cannot be a field name");
+        if (!names.insert(f).second)
+            fail(ErrorCode::Decode, "duplicate field name '" + f + "'");
     }
     std::unordered_set<std::string> colls;
-    for (const auto& c : cs.collections) {
-        if (c.name.empty()) fail(ErrorCode::Decode, "empty collection name");
-        if (!colls.insert(c.name).second) fail(ErrorCode::Decode, "duplicate collection '" + c.name + "'");
-        for (const auto& id : c.docIds)
-            if (id.empty()) fail(ErrorCode::Decode, "empty document id in collection '" + c.name + "'");
-        for (const auto& r : c.rows) validateRow(r, c, cs);
-        for (const auto& g : c.ranges) {
-            if (g.site >= cs.sites.size()) fail(ErrorCode::Decode, "range refers to a missing site");
-            if (g.from > g.to) fail(ErrorCode::Decode, "range with from > to");
-            if (g.to >= kMaxSeq) fail(ErrorCode::Decode, "range end out of range");
+    for (const auto &c : cs.collections) {
+        if (c.name.empty())
+            fail(ErrorCode::Decode, "empty collection name");
+        if (!colls.insert(c.name).second)
+            fail(ErrorCode::Decode, "duplicate collection '" + c.name + "'");
+        for (const auto &id : c.docIds)
+            if (id.empty())
+                fail(ErrorCode::Decode, "empty document id in collection '" + c.name + "'");
+        for (const auto &r : c.rows)
+            validateRow(r, c, cs);
+        for (const auto &g : c.ranges) {
+            if (g.site >= cs.sites.size())
+                fail(ErrorCode::Decode, "range refers to a missing site");
+            if (g.from > g.to)
+                fail(ErrorCode::Decode, "range with from > to");
+            if (g.to >= kMaxSeq)
+                fail(ErrorCode::Decode, "range end out of range");
         }
     }
 }
@@ -186,9 +225,9 @@ void validateChangeSet(const ChangeSet& cs) {
 namespace {
 
 // The row columns and values of one collection part, rows in the given order, appended to w.
-void encodeRows(Writer& w, const std::vector<const Row*>& rows, const std::vector<uint32_t>& docRank,
-                const StringTable& table, Bytes& scratch) {
-    auto column = [&](auto&& each) {
+void encodeRows(Writer &w, const std::vector<const Row *> &rows, const std::vector<uint32_t> &docRank,
+                const StringTable &table, Bytes &scratch) {
+    auto column = [&](auto &&each) {
         scratch.clear();
         RleWriter rle(scratch);
         each(rle);
@@ -197,99 +236,131 @@ void encodeRows(Writer& w, const std::vector<const Row*>& rows, const std::vecto
         w.raw(scratch.data(), scratch.size());
     };
     uint64_t minHlc = UINT64_MAX;
-    for (const Row* r : rows) minHlc = std::min(minHlc, r->stamp.hlc);
-    if (rows.empty()) minHlc = 0;
+    for (const Row *r : rows)
+        minHlc = std::min(minHlc, r->stamp.hlc);
+    if (rows.empty())
+        minHlc = 0;
     w.varint(minHlc);
-    column([&](RleWriter& o) { for (const Row* r : rows) o.add(kindFlags(*r)); });
-    column([&](RleWriter& o) {
+    column([&](RleWriter &o) {
+        for (const Row *r : rows)
+            o.add(kindFlags(*r));
+    });
+    column([&](RleWriter &o) {
         int64_t p = 0;
-        for (const Row* r : rows) {
+        for (const Row *r : rows) {
             o.add(zigzag(static_cast<int64_t>(docRank[r->doc]) - p));
             p = docRank[r->doc];
         }
     });
-    column([&](RleWriter& o) { for (const Row* r : rows) if (hasField(r->kind)) o.add(r->field); });
-    column([&](RleWriter& o) { for (const Row* r : rows) o.add(r->stamp.epoch); });
-    column([&](RleWriter& o) {
+    column([&](RleWriter &o) {
+        for (const Row *r : rows)
+            if (hasField(r->kind))
+                o.add(r->field);
+    });
+    column([&](RleWriter &o) {
+        for (const Row *r : rows)
+            o.add(r->stamp.epoch);
+    });
+    column([&](RleWriter &o) {
         uint64_t p = minHlc;
-        for (const Row* r : rows) {
+        for (const Row *r : rows) {
             o.add(zigzag(static_cast<int64_t>(r->stamp.hlc - p)));
             p = r->stamp.hlc;
         }
     });
-    column([&](RleWriter& o) { for (const Row* r : rows) o.add(r->stamp.site); });
-    column([&](RleWriter& o) {
+    column([&](RleWriter &o) {
+        for (const Row *r : rows)
+            o.add(r->stamp.site);
+    });
+    column([&](RleWriter &o) {
         uint64_t p = 0;
-        for (const Row* r : rows) {
+        for (const Row *r : rows) {
             o.add(zigzag(static_cast<int64_t>(r->seq - p)));
             p = r->seq;
         }
     });
-    column([&](RleWriter& o) { for (const Row* r : rows) if (!r->base.isZero()) o.add(r->base.epoch); });
-    column([&](RleWriter& o) {
-        for (const Row* r : rows)
-            if (!r->base.isZero()) o.add(zigzag(static_cast<int64_t>(r->stamp.hlc - r->base.hlc)));
+    column([&](RleWriter &o) {
+        for (const Row *r : rows)
+            if (!r->base.isZero())
+                o.add(r->base.epoch);
     });
-    column([&](RleWriter& o) { for (const Row* r : rows) if (!r->base.isZero()) o.add(r->base.site); });
+    column([&](RleWriter &o) {
+        for (const Row *r : rows)
+            if (!r->base.isZero())
+                o.add(zigzag(static_cast<int64_t>(r->stamp.hlc - r->base.hlc)));
+    });
+    column([&](RleWriter &o) {
+        for (const Row *r : rows)
+            if (!r->base.isZero())
+                o.add(r->base.site);
+    });
     scratch.clear();
     Writer values;
     values.bytes().swap(scratch); // reuse the scratch buffer's capacity for the values
-    for (const Row* r : rows)
-        if (hasValue(*r)) writeValue(values, r->val(), table);
+    for (const Row *r : rows)
+        if (hasValue(*r))
+            writeValue(values, r->val(), table);
     w.blob(values.bytes());
     values.bytes().swap(scratch);
 }
 
 } // namespace
 
-Bytes encodeChangeSet(const ChangeSet& cs) {
+Bytes encodeChangeSet(const ChangeSet &cs) {
     Writer w;
     Bytes scratch;
     size_t approx = 64;
-    for (const auto& c : cs.collections) approx += c.rows.size() * 8 + c.docIds.size() * 8;
+    for (const auto &c : cs.collections)
+        approx += c.rows.size() * 8 + c.docIds.size() * 8;
     w.bytes().reserve(approx);
     scratch.reserve(256);
     w.u8(kChangeSetVersion);
     w.u8(0); // flags, reserved
 
     StringTable table;
-    for (const auto& c : cs.collections)
-        for (const auto& r : c.rows)
-            if (hasValue(r)) table.countValue(r.val());
+    for (const auto &c : cs.collections)
+        for (const auto &r : c.rows)
+            if (hasValue(r))
+                table.countValue(r.val());
     table.build();
 
     w.varint(cs.sites.size());
-    for (const auto& s : cs.sites) w.raw(s.bytes.data(), 16);
+    for (const auto &s : cs.sites)
+        w.raw(s.bytes.data(), 16);
     w.varint(table.strings().size());
-    for (const auto& s : table.strings()) w.str(s);
+    for (const auto &s : table.strings())
+        w.str(s);
     w.varint(cs.fieldNames.size());
-    for (const auto& f : cs.fieldNames) w.str(f);
+    for (const auto &f : cs.fieldNames)
+        w.str(f);
     w.varint(cs.collections.size());
     std::vector<uint32_t> docOrder, docRank;
-    std::vector<const Row*> rows;
-    for (const auto& c : cs.collections) {
+    std::vector<const Row *> rows;
+    for (const auto &c : cs.collections) {
         w.str(c.name);
         // Document ids sorted and front coded: shared prefix with the previous id, then the rest.
         docOrder.resize(c.docIds.size());
-        for (uint32_t i = 0; i < docOrder.size(); ++i) docOrder[i] = i;
-        std::sort(docOrder.begin(), docOrder.end(),
-                  [&](uint32_t x, uint32_t y) { return c.docIds[x] < c.docIds[y]; });
+        for (uint32_t i = 0; i < docOrder.size(); ++i)
+            docOrder[i] = i;
+        std::sort(docOrder.begin(), docOrder.end(), [&](uint32_t x, uint32_t y) { return c.docIds[x] < c.docIds[y]; });
         docRank.assign(c.docIds.size(), 0);
-        for (uint32_t i = 0; i < docOrder.size(); ++i) docRank[docOrder[i]] = i;
+        for (uint32_t i = 0; i < docOrder.size(); ++i)
+            docRank[docOrder[i]] = i;
         w.varint(c.docIds.size());
-        const std::string* prev = nullptr;
+        const std::string *prev = nullptr;
         for (uint32_t di : docOrder) {
-            const std::string& id = c.docIds[di];
+            const std::string &id = c.docIds[di];
             size_t shared = 0;
             if (prev)
-                while (shared < prev->size() && shared < id.size() && (*prev)[shared] == id[shared]) ++shared;
+                while (shared < prev->size() && shared < id.size() && (*prev)[shared] == id[shared])
+                    ++shared;
             w.varint(shared);
             w.varint(id.size() - shared);
             w.raw(id.data() + shared, id.size() - shared);
             prev = &id;
         }
         w.varint(c.ranges.size());
-        for (const auto& g : c.ranges) {
+        for (const auto &g : c.ranges) {
             w.varint(g.site);
             w.varint(g.from);
             w.varint(g.to - g.from);
@@ -300,42 +371,50 @@ Bytes encodeChangeSet(const ChangeSet& cs) {
         // workload: smaller for whole states and for scattered-update deltas alike.) The decoder does
         // not depend on the order.
         rows.clear();
-        for (const auto& r : c.rows) rows.push_back(&r);
-        auto bySeq = [&](const Row* x, const Row* y) {
-            if (x->stamp.site != y->stamp.site) return cs.sites[x->stamp.site] < cs.sites[y->stamp.site];
-            if (x->seq != y->seq) return x->seq < y->seq;
+        for (const auto &r : c.rows)
+            rows.push_back(&r);
+        auto bySeq = [&](const Row *x, const Row *y) {
+            if (x->stamp.site != y->stamp.site)
+                return cs.sites[x->stamp.site] < cs.sites[y->stamp.site];
+            if (x->seq != y->seq)
+                return x->seq < y->seq;
             return docRank[x->doc] < docRank[y->doc];
         };
-        if (!std::is_sorted(rows.begin(), rows.end(), bySeq)) std::sort(rows.begin(), rows.end(), bySeq);
+        if (!std::is_sorted(rows.begin(), rows.end(), bySeq))
+            std::sort(rows.begin(), rows.end(), bySeq);
         encodeRows(w, rows, docRank, table, scratch);
     }
     return std::move(w.bytes());
 }
 
-ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
+ChangeSet decodeChangeSet(const uint8_t *data, size_t size) {
     Reader r(data, size);
     uint8_t version = r.u8("change set version");
     if (version != kChangeSetVersion)
         fail(ErrorCode::Decode, "unsupported change set version " + std::to_string(version) + " (this build reads " +
                                     std::to_string(kChangeSetVersion) + ")");
-    if (r.u8("change set flags") != 0) fail(ErrorCode::Decode, "unknown change set flags");
+    if (r.u8("change set flags") != 0)
+        fail(ErrorCode::Decode, "unknown change set flags");
     ChangeSet cs;
     size_t nSites = r.count("sites", 16);
     cs.sites.resize(nSites);
-    for (auto& s : cs.sites) r.raw(s.bytes.data(), 16, "site id");
+    for (auto &s : cs.sites)
+        r.raw(s.bytes.data(), 16, "site id");
     size_t nStrings = r.count("string table");
     std::vector<std::string> strings;
     strings.reserve(nStrings);
-    for (size_t i = 0; i < nStrings; ++i) strings.push_back(r.str("string table entry"));
+    for (size_t i = 0; i < nStrings; ++i)
+        strings.push_back(r.str("string table entry"));
     size_t nFields = r.count("field names");
     cs.fieldNames.reserve(nFields);
-    for (size_t i = 0; i < nFields; ++i) cs.fieldNames.push_back(r.str("field name"));
+    for (size_t i = 0; i < nFields; ++i)
+        cs.fieldNames.push_back(r.str("field name"));
     size_t nColls = r.count("collections", 4);
     // Every real row costs at least about a byte somewhere (a value, a distinct field index or a
     // document id), so more rows than input bytes is hostile: refuse before allocating.
     uint64_t rowBudget = static_cast<uint64_t>(size) + 16;
     cs.collections.resize(nColls);
-    for (auto& c : cs.collections) {
+    for (auto &c : cs.collections) {
         c.name = r.str("collection name");
         size_t nDocs = r.count("document ids", 2);
         c.docIds.reserve(nDocs);
@@ -348,16 +427,18 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
             r.raw(id.data() + at, rest, "document id");
             // Ids are written sorted: anything else (a duplicate included) is not a valid encoding.
             if (!c.docIds.empty() && !(c.docIds.back() < id))
-                fail(ErrorCode::Decode, "document ids of collection '" + c.name + "' are not in strictly ascending order");
+                fail(ErrorCode::Decode,
+                     "document ids of collection '" + c.name + "' are not in strictly ascending order");
             c.docIds.push_back(std::move(id));
         }
         size_t nRanges = r.count("ranges", 3);
         c.ranges.resize(nRanges);
-        for (auto& g : c.ranges) {
+        for (auto &g : c.ranges) {
             g.site = static_cast<uint32_t>(r.bounded("range site", UINT32_MAX));
             g.from = r.varint("range start");
             uint64_t len = r.varint("range length");
-            if (len > UINT64_MAX - g.from) fail(ErrorCode::Decode, "range end overflows");
+            if (len > UINT64_MAX - g.from)
+                fail(ErrorCode::Decode, "range end overflows");
             g.to = g.from + len;
         }
         size_t nRows = r.bounded("row count", rowBudget);
@@ -382,10 +463,13 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
             RleReader k(kindCol, nRows, "kind");
             for (size_t i = 0; i < nRows; ++i) {
                 uint64_t v = k.next();
-                if (v > 0xff || (v & 3) == 3) fail(ErrorCode::Decode, "unknown row kind");
+                if (v > 0xff || (v & 3) == 3)
+                    fail(ErrorCode::Decode, "unknown row kind");
                 kinds[i] = static_cast<uint8_t>(v);
-                if ((v & 3) != 0) ++withField;
-                if (v & kHasBase) ++withBase;
+                if ((v & 3) != 0)
+                    ++withField;
+                if (v & kHasBase)
+                    ++withBase;
             }
             k.finish();
         }
@@ -396,45 +480,57 @@ ChangeSet decodeChangeSet(const uint8_t* data, size_t size) {
         c.rows.resize(nRows);
         uint64_t pDoc = 0, pSeq = 0, pHlc = minHlc;
         for (size_t i = 0; i < nRows; ++i) {
-            Row& row = c.rows[i];
+            Row &row = c.rows[i];
             uint8_t kf = kinds[i];
             row.kind = static_cast<RowKind>(kf & 3);
             row.flags = static_cast<uint8_t>((kf >> 2) & 3);
-            if (kf & 0xE0) fail(ErrorCode::Decode, "unknown row flags");
+            if (kf & 0xE0)
+                fail(ErrorCode::Decode, "unknown row flags");
             pDoc += static_cast<uint64_t>(unzigzag(doc.next()));
-            if (pDoc >= c.docIds.size()) fail(ErrorCode::Decode, "row refers to a missing document");
+            if (pDoc >= c.docIds.size())
+                fail(ErrorCode::Decode, "row refers to a missing document");
             row.doc = static_cast<uint32_t>(pDoc);
             if (hasField(row.kind)) {
                 uint64_t f = field.next();
-                if (f >= cs.fieldNames.size()) fail(ErrorCode::Decode, "row refers to a missing field");
+                if (f >= cs.fieldNames.size())
+                    fail(ErrorCode::Decode, "row refers to a missing field");
                 row.field = static_cast<uint32_t>(f);
             }
             uint64_t e = epoch.next();
-            if (e > UINT32_MAX) fail(ErrorCode::Decode, "epoch out of range");
+            if (e > UINT32_MAX)
+                fail(ErrorCode::Decode, "epoch out of range");
             row.stamp.epoch = static_cast<uint32_t>(e);
             pHlc += static_cast<uint64_t>(unzigzag(hlc.next()));
             row.stamp.hlc = pHlc;
             uint64_t s = site.next();
-            if (s >= cs.sites.size()) fail(ErrorCode::Decode, "row refers to a missing site");
+            if (s >= cs.sites.size())
+                fail(ErrorCode::Decode, "row refers to a missing site");
             row.stamp.site = static_cast<uint32_t>(s);
             pSeq += static_cast<uint64_t>(unzigzag(seq.next()));
             row.seq = pSeq;
             if (kf & kHasBase) {
                 uint64_t be = bEpoch.next();
-                if (be > UINT32_MAX) fail(ErrorCode::Decode, "base epoch out of range");
+                if (be > UINT32_MAX)
+                    fail(ErrorCode::Decode, "base epoch out of range");
                 row.base.epoch = static_cast<uint32_t>(be);
                 row.base.hlc = row.stamp.hlc - static_cast<uint64_t>(unzigzag(bHlc.next()));
                 uint64_t bs = bSite.next();
-                if (bs >= cs.sites.size()) fail(ErrorCode::Decode, "row base refers to a missing site");
+                if (bs >= cs.sites.size())
+                    fail(ErrorCode::Decode, "row base refers to a missing site");
                 row.base.site = static_cast<uint32_t>(bs);
-                if (row.base.isZero()) fail(ErrorCode::Decode, "row base flagged but zero");
+                if (row.base.isZero())
+                    fail(ErrorCode::Decode, "row base flagged but zero");
             }
-            if (hasValue(row)) row.value = readValue(valueCol, strings);
+            if (hasValue(row))
+                row.value = readValue(valueCol, strings);
         }
-        for (RleReader* col : {&doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite}) col->finish();
-        if (!valueCol.done()) fail(ErrorCode::Decode, "value column has trailing bytes");
+        for (RleReader *col : {&doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite})
+            col->finish();
+        if (!valueCol.done())
+            fail(ErrorCode::Decode, "value column has trailing bytes");
     }
-    if (!r.done()) fail(ErrorCode::Decode, "trailing bytes after change set");
+    if (!r.done())
+        fail(ErrorCode::Decode, "trailing bytes after change set");
     validateChangeSet(cs);
     return cs;
 }

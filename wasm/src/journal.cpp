@@ -13,13 +13,14 @@
 namespace syncore {
 
 namespace {
-[[noreturn]] void ioFail(const std::string& what, const std::string& path) {
+[[noreturn]] void ioFail(const std::string &what, const std::string &path) {
     fail(ErrorCode::Storage, what + " '" + path + "': " + std::strerror(errno));
 }
 } // namespace
 
-void appendRecord(Bytes& out, RecordType type, const uint8_t* payload, size_t size) {
-    if (size > kMaxRecordBytes) fail(ErrorCode::LimitExceeded, "record larger than 1 GiB");
+void appendRecord(Bytes &out, RecordType type, const uint8_t *payload, size_t size) {
+    if (size > kMaxRecordBytes)
+        fail(ErrorCode::LimitExceeded, "record larger than 1 GiB");
     uint8_t t = static_cast<uint8_t>(type);
     uint32_t crc = crc32(&t, 1);
     crc = crc32(payload, size, crc);
@@ -31,7 +32,7 @@ void appendRecord(Bytes& out, RecordType type, const uint8_t* payload, size_t si
     out.insert(out.end(), payload, payload + size);
 }
 
-ScanResult scanRecords(const uint8_t* data, size_t size, uint64_t baseOffset) {
+ScanResult scanRecords(const uint8_t *data, size_t size, uint64_t baseOffset) {
     ScanResult res;
     size_t at = 0;
     while (at < size) {
@@ -49,7 +50,7 @@ ScanResult scanRecords(const uint8_t* data, size_t size, uint64_t baseOffset) {
             res.problem = len > kMaxRecordBytes ? "impossible record length" : "torn record (file ends inside it)";
             break;
         }
-        const uint8_t* payload = data + at + kRecordHeaderBytes;
+        const uint8_t *payload = data + at + kRecordHeaderBytes;
         uint32_t actual = crc32(payload, len, crc32(&type, 1));
         if (actual != crc) {
             res.damaged = true;
@@ -68,31 +69,36 @@ ScanResult scanRecords(const uint8_t* data, size_t size, uint64_t baseOffset) {
     return res;
 }
 
-bool fileExists(const std::string& path) {
+bool fileExists(const std::string &path) {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;
 }
 
-Bytes readFile(const std::string& path) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) ioFail("cannot open", path);
+Bytes readFile(const std::string &path) {
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f)
+        ioFail("cannot open", path);
     Bytes out;
     uint8_t buf[65536];
     size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+        out.insert(out.end(), buf, buf + n);
     bool err = std::ferror(f);
     std::fclose(f);
-    if (err) ioFail("cannot read", path);
+    if (err)
+        ioFail("cannot read", path);
     return out;
 }
 
-void writeFileAtomic(const std::string& path, const Bytes& data, bool sync) {
+void writeFileAtomic(const std::string &path, const Bytes &data, bool sync) {
     std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) ioFail("cannot create", tmp);
+    FILE *f = std::fopen(tmp.c_str(), "wb");
+    if (!f)
+        ioFail("cannot create", tmp);
     bool ok = data.empty() || std::fwrite(data.data(), 1, data.size(), f) == data.size();
     ok = ok && std::fflush(f) == 0;
-    if (ok && sync) ok = ::fsync(::fileno(f)) == 0;
+    if (ok && sync)
+        ok = ::fsync(::fileno(f)) == 0;
     int saved = errno;
     std::fclose(f);
     if (!ok) {
@@ -100,35 +106,41 @@ void writeFileAtomic(const std::string& path, const Bytes& data, bool sync) {
         std::remove(tmp.c_str());
         ioFail("cannot write", tmp);
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) ioFail("cannot rename onto", path);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        ioFail("cannot rename onto", path);
 }
 
-void truncateFile(const std::string& path, uint64_t size) {
-    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) ioFail("cannot truncate", path);
+void truncateFile(const std::string &path, uint64_t size) {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0)
+        ioFail("cannot truncate", path);
 }
 
-void removeFile(const std::string& path) {
-    if (std::remove(path.c_str()) != 0 && errno != ENOENT) ioFail("cannot remove", path);
+void removeFile(const std::string &path) {
+    if (std::remove(path.c_str()) != 0 && errno != ENOENT)
+        ioFail("cannot remove", path);
 }
 
-void makeDirectories(const std::string& path) {
+void makeDirectories(const std::string &path) {
     std::string cur;
     for (size_t i = 0; i <= path.size(); ++i) {
         if (i == path.size() || path[i] == '/') {
             if (!cur.empty() && !fileExists(cur) && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
                 ioFail("cannot create directory", cur);
         }
-        if (i < path.size()) cur += path[i];
+        if (i < path.size())
+            cur += path[i];
     }
 }
 
-std::vector<std::string> listDirectory(const std::string& path) {
+std::vector<std::string> listDirectory(const std::string &path) {
     std::vector<std::string> out;
-    DIR* d = ::opendir(path.c_str());
-    if (!d) ioFail("cannot list", path);
-    while (dirent* e = ::readdir(d)) {
+    DIR *d = ::opendir(path.c_str());
+    if (!d)
+        ioFail("cannot list", path);
+    while (dirent *e = ::readdir(d)) {
         std::string n = e->d_name;
-        if (n != "." && n != "..") out.push_back(n);
+        if (n != "." && n != "..")
+            out.push_back(n);
     }
     ::closedir(d);
     return out;
@@ -142,17 +154,19 @@ std::string Journal::segmentName(uint32_t n) {
     return buf;
 }
 
-uint32_t Journal::parseSegmentName(const std::string& name) {
-    if (name.size() != 20 || name.compare(0, 8, "journal-") != 0 || name.compare(16, 4, ".log") != 0) return 0;
+uint32_t Journal::parseSegmentName(const std::string &name) {
+    if (name.size() != 20 || name.compare(0, 8, "journal-") != 0 || name.compare(16, 4, ".log") != 0)
+        return 0;
     uint32_t n = 0;
     for (size_t i = 8; i < 16; ++i) {
-        if (name[i] < '0' || name[i] > '9') return 0;
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
         n = n * 10 + static_cast<uint32_t>(name[i] - '0');
     }
     return n;
 }
 
-void Journal::open(const std::string& directory, uint32_t segment, size_t segmentBytes, bool sync) {
+void Journal::open(const std::string &directory, uint32_t segment, size_t segmentBytes, bool sync) {
     close();
     m_dir = directory;
     m_segment = segment;
@@ -163,21 +177,24 @@ void Journal::open(const std::string& directory, uint32_t segment, size_t segmen
 
 void Journal::openSegment() {
     std::string path = m_dir + "/" + segmentName(m_segment);
-    FILE* f = std::fopen(path.c_str(), "ab");
-    if (!f) ioFail("cannot open journal segment", path);
+    FILE *f = std::fopen(path.c_str(), "ab");
+    if (!f)
+        ioFail("cannot open journal segment", path);
     std::fseek(f, 0, SEEK_END);
     long pos = std::ftell(f);
     m_fileSize = pos > 0 ? static_cast<uint64_t>(pos) : 0;
     m_file = f;
 }
 
-void Journal::append(RecordType type, const Bytes& payload) {
-    if (!m_file) fail(ErrorCode::Storage, "journal is not open");
-    if (m_fileSize > 0 && m_fileSize + payload.size() + kRecordHeaderBytes > m_segmentBytes) rotate();
+void Journal::append(RecordType type, const Bytes &payload) {
+    if (!m_file)
+        fail(ErrorCode::Storage, "journal is not open");
+    if (m_fileSize > 0 && m_fileSize + payload.size() + kRecordHeaderBytes > m_segmentBytes)
+        rotate();
     Bytes rec;
     rec.reserve(payload.size() + kRecordHeaderBytes);
     appendRecord(rec, type, payload.data(), payload.size());
-    FILE* f = static_cast<FILE*>(m_file);
+    FILE *f = static_cast<FILE *>(m_file);
     std::string path = m_dir + "/" + segmentName(m_segment);
     if (std::fwrite(rec.data(), 1, rec.size(), f) != rec.size() || std::fflush(f) != 0) {
         // Cut whatever part of the record reached the file, so the journal stays a sequence of whole records.
@@ -189,13 +206,15 @@ void Journal::append(RecordType type, const Bytes& payload) {
         errno = saved;
         ioFail("cannot append to journal", path);
     }
-    if (m_sync && ::fsync(::fileno(f)) != 0) ioFail("cannot fsync journal", path);
+    if (m_sync && ::fsync(::fileno(f)) != 0)
+        ioFail("cannot fsync journal", path);
     m_fileSize += rec.size();
     m_bytes += rec.size();
 }
 
 uint32_t Journal::rotate() {
-    if (m_file) std::fclose(static_cast<FILE*>(m_file));
+    if (m_file)
+        std::fclose(static_cast<FILE *>(m_file));
     m_file = nullptr;
     ++m_segment;
     openSegment();
@@ -203,7 +222,8 @@ uint32_t Journal::rotate() {
 }
 
 void Journal::close() {
-    if (m_file) std::fclose(static_cast<FILE*>(m_file));
+    if (m_file)
+        std::fclose(static_cast<FILE *>(m_file));
     m_file = nullptr;
 }
 

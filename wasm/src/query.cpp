@@ -7,28 +7,38 @@
 namespace syncore {
 
 namespace {
-CompareOp parseOp(const std::string& op) {
-    if (op == "$eq") return CompareOp::Eq;
-    if (op == "$ne") return CompareOp::Ne;
-    if (op == "$gt") return CompareOp::Gt;
-    if (op == "$gte") return CompareOp::Gte;
-    if (op == "$lt") return CompareOp::Lt;
-    if (op == "$lte") return CompareOp::Lte;
-    if (op == "$in") return CompareOp::In;
+CompareOp parseOp(const std::string &op) {
+    if (op == "$eq")
+        return CompareOp::Eq;
+    if (op == "$ne")
+        return CompareOp::Ne;
+    if (op == "$gt")
+        return CompareOp::Gt;
+    if (op == "$gte")
+        return CompareOp::Gte;
+    if (op == "$lt")
+        return CompareOp::Lt;
+    if (op == "$lte")
+        return CompareOp::Lte;
+    if (op == "$in")
+        return CompareOp::In;
     fail(ErrorCode::InvalidArgument,
          "unknown query operator '" + op + "' (expected $eq, $ne, $gt, $gte, $lt, $lte or $in)");
 }
 
-bool isOperatorObject(const Value& v) {
-    if (!v.is_object() || v.empty()) return false;
+bool isOperatorObject(const Value &v) {
+    if (!v.is_object() || v.empty())
+        return false;
     for (auto it = v.begin(); it != v.end(); ++it)
-        if (it.key().empty() || it.key()[0] != '$') return false;
+        if (it.key().empty() || it.key()[0] != '$')
+            return false;
     return true;
 }
 
-void addOrder(Query& q, const Value& o) {
+void addOrder(Query &q, const Value &o) {
     if (o.is_string()) {
-        if (o.get_ref<const std::string&>().empty()) fail(ErrorCode::InvalidArgument, "orderBy field is empty");
+        if (o.get_ref<const std::string &>().empty())
+            fail(ErrorCode::InvalidArgument, "orderBy field is empty");
         q.orderBy.push_back({o.get<std::string>(), false});
     } else if (o.is_object()) {
         for (auto it = o.begin(); it != o.end(); ++it) {
@@ -42,16 +52,20 @@ void addOrder(Query& q, const Value& o) {
 }
 } // namespace
 
-Query Query::fromJson(const Value& q) {
+Query Query::fromJson(const Value &q) {
     Query out;
-    if (q.is_null()) return out;
-    if (!q.is_object()) fail(ErrorCode::InvalidArgument, "query must be an object {where, orderBy, limit}");
+    if (q.is_null())
+        return out;
+    if (!q.is_object())
+        fail(ErrorCode::InvalidArgument, "query must be an object {where, orderBy, limit}");
     for (auto it = q.begin(); it != q.end(); ++it) {
-        const std::string& key = it.key();
-        const Value& v = it.value();
+        const std::string &key = it.key();
+        const Value &v = it.value();
         if (key == "where") {
-            if (v.is_null()) continue;
-            if (!v.is_object()) fail(ErrorCode::InvalidArgument, "query 'where' must be an object");
+            if (v.is_null())
+                continue;
+            if (!v.is_object())
+                fail(ErrorCode::InvalidArgument, "query 'where' must be an object");
             for (auto w = v.begin(); w != v.end(); ++w) {
                 validateValue(w.value(), "where." + w.key());
                 if (isOperatorObject(w.value())) {
@@ -68,14 +82,17 @@ Query Query::fromJson(const Value& q) {
                 }
             }
         } else if (key == "orderBy") {
-            if (v.is_null()) continue;
+            if (v.is_null())
+                continue;
             if (v.is_array()) {
-                for (const auto& o : v) addOrder(out, o);
+                for (const auto &o : v)
+                    addOrder(out, o);
             } else {
                 addOrder(out, v);
             }
         } else if (key == "limit") {
-            if (v.is_null()) continue;
+            if (v.is_null())
+                continue;
             if (!v.is_number_integer() || v.get<int64_t>() < 0)
                 fail(ErrorCode::InvalidArgument, "query 'limit' must be a non-negative integer");
             out.limit = static_cast<size_t>(v.get<int64_t>());
@@ -86,31 +103,42 @@ Query Query::fromJson(const Value& q) {
     return out;
 }
 
-bool evalCondition(const Condition& c, const Value* v) {
+bool evalCondition(const Condition &c, const Value *v) {
     switch (c.op) {
-    case CompareOp::Eq: return v ? *v == c.operand : c.operand.is_null();
-    case CompareOp::Ne: return v ? *v != c.operand : !c.operand.is_null();
+    case CompareOp::Eq:
+        return v ? *v == c.operand : c.operand.is_null();
+    case CompareOp::Ne:
+        return v ? *v != c.operand : !c.operand.is_null();
     case CompareOp::In:
-        for (const auto& x : c.operand)
-            if (v ? *v == x : x.is_null()) return true;
+        for (const auto &x : c.operand)
+            if (v ? *v == x : x.is_null())
+                return true;
         return false;
-    default: break;
+    default:
+        break;
     }
-    if (!v || typeRank(*v) != typeRank(c.operand)) return false;
+    if (!v || typeRank(*v) != typeRank(c.operand))
+        return false;
     int r = compareValues(*v, c.operand);
     switch (c.op) {
-    case CompareOp::Gt: return r > 0;
-    case CompareOp::Gte: return r >= 0;
-    case CompareOp::Lt: return r < 0;
-    case CompareOp::Lte: return r <= 0;
-    default: return false;
+    case CompareOp::Gt:
+        return r > 0;
+    case CompareOp::Gte:
+        return r >= 0;
+    case CompareOp::Lt:
+        return r < 0;
+    case CompareOp::Lte:
+        return r <= 0;
+    default:
+        return false;
     }
 }
 
-bool Query::matches(const Value& doc) const {
-    for (const auto& c : where) {
+bool Query::matches(const Value &doc) const {
+    for (const auto &c : where) {
         auto it = doc.find(c.field);
-        if (!evalCondition(c, it == doc.end() ? nullptr : &*it)) return false;
+        if (!evalCondition(c, it == doc.end() ? nullptr : &*it))
+            return false;
     }
     return true;
 }

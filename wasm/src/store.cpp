@@ -7,74 +7,94 @@
 
 namespace syncore {
 
-ConflictPolicy parseConflictPolicy(const std::string& name) {
-    if (name == "lww") return ConflictPolicy::Lww;
-    if (name == "manual") return ConflictPolicy::Manual;
-    if (name == "custom") return ConflictPolicy::Custom;
+ConflictPolicy parseConflictPolicy(const std::string &name) {
+    if (name == "lww")
+        return ConflictPolicy::Lww;
+    if (name == "manual")
+        return ConflictPolicy::Manual;
+    if (name == "custom")
+        return ConflictPolicy::Custom;
     fail(ErrorCode::InvalidArgument, "unknown conflict policy '" + name + "' (expected 'lww', 'manual' or 'custom')");
 }
 
-const char* conflictPolicyName(ConflictPolicy p) {
+const char *conflictPolicyName(ConflictPolicy p) {
     switch (p) {
-    case ConflictPolicy::Manual: return "manual";
-    case ConflictPolicy::Custom: return "custom";
-    default: return "lww";
+    case ConflictPolicy::Manual:
+        return "manual";
+    case ConflictPolicy::Custom:
+        return "custom";
+    default:
+        return "lww";
     }
 }
 
 Value StampInfo::toJson() const { return Value{{"epoch", epoch}, {"hlc", hlc}, {"site", site.hex()}}; }
 
 namespace {
-std::string typeName(const Value& v) {
+std::string typeName(const Value &v) {
     switch (v.type()) {
-    case Value::value_t::null: return "null";
-    case Value::value_t::boolean: return "a boolean";
-    case Value::value_t::string: return "a string";
-    case Value::value_t::array: return "an array";
-    case Value::value_t::object: return "an object";
-    default: return v.is_number() ? "a number" : "a non-JSON value";
+    case Value::value_t::null:
+        return "null";
+    case Value::value_t::boolean:
+        return "a boolean";
+    case Value::value_t::string:
+        return "a string";
+    case Value::value_t::array:
+        return "an array";
+    case Value::value_t::object:
+        return "an object";
+    default:
+        return v.is_number() ? "a number" : "a non-JSON value";
     }
 }
 
-void checkCollectionName(const std::string& name) {
-    if (name.empty()) fail(ErrorCode::InvalidArgument, "collection name must be a non-empty string");
-    if (name.size() > 256) fail(ErrorCode::InvalidArgument, "collection name is longer than 256 bytes");
+void checkCollectionName(const std::string &name) {
+    if (name.empty())
+        fail(ErrorCode::InvalidArgument, "collection name must be a non-empty string");
+    if (name.size() > 256)
+        fail(ErrorCode::InvalidArgument, "collection name is longer than 256 bytes");
 }
 
-void checkDocId(const std::string& id) {
-    if (id.empty()) fail(ErrorCode::InvalidArgument, "document id must be a non-empty string");
-    if (id.size() > 1024) fail(ErrorCode::InvalidArgument, "document id is longer than 1024 bytes");
+void checkDocId(const std::string &id) {
+    if (id.empty())
+        fail(ErrorCode::InvalidArgument, "document id must be a non-empty string");
+    if (id.size() > 1024)
+        fail(ErrorCode::InvalidArgument, "document id is longer than 1024 bytes");
 }
 
-void checkFieldName(const std::string& name) {
-    if (name == "id") fail(ErrorCode::InvalidArgument, "'id' is the document id, not a field that can be changed");
+void checkFieldName(const std::string &name) {
+    if (name == "id")
+        fail(ErrorCode::InvalidArgument, "'id' is the document id, not a field that can be changed");
 }
 } // namespace
 
 // ---------------------------------------------------------------------------------------------------
 // Tables
 
-uint32_t Store::Impl::internSite(const SiteId& s) {
+uint32_t Store::Impl::internSite(const SiteId &s) {
     auto it = siteIndex.find(s);
-    if (it != siteIndex.end()) return it->second;
+    if (it != siteIndex.end())
+        return it->second;
     uint32_t idx = static_cast<uint32_t>(sites.size());
     sites.push_back(s);
     siteIndex.emplace(s, idx);
     return idx;
 }
 
-uint32_t Store::Impl::internField(const std::string& name) {
+uint32_t Store::Impl::internField(const std::string &name) {
     auto it = fieldIndex.find(name);
-    if (it != fieldIndex.end()) return it->second;
+    if (it != fieldIndex.end())
+        return it->second;
     uint32_t idx = static_cast<uint32_t>(fieldNames.size());
     fieldNames.push_back(name);
     fieldIndex.emplace(name, idx);
     return idx;
 }
 
-uint32_t Store::Impl::collectionIndex(const std::string& name) {
+uint32_t Store::Impl::collectionIndex(const std::string &name) {
     auto it = collIndex.find(name);
-    if (it != collIndex.end()) return it->second;
+    if (it != collIndex.end())
+        return it->second;
     uint32_t idx = static_cast<uint32_t>(colls.size());
     colls.emplace_back();
     colls.back().name = name;
@@ -82,87 +102,102 @@ uint32_t Store::Impl::collectionIndex(const std::string& name) {
     return idx;
 }
 
-CollectionState& Store::Impl::collection(const std::string& name) { return colls[collectionIndex(name)]; }
+CollectionState &Store::Impl::collection(const std::string &name) { return colls[collectionIndex(name)]; }
 
-CollectionState* Store::Impl::findCollection(const std::string& name) {
+CollectionState *Store::Impl::findCollection(const std::string &name) {
     auto it = collIndex.find(name);
     return it == collIndex.end() ? nullptr : &colls[it->second];
 }
 
-const CollectionState* Store::Impl::findCollection(const std::string& name) const {
+const CollectionState *Store::Impl::findCollection(const std::string &name) const {
     auto it = collIndex.find(name);
     return it == collIndex.end() ? nullptr : &colls[it->second];
 }
 
-int Store::Impl::cmp(const Stamp& a, const Stamp& b) const {
-    if (a.epoch != b.epoch) return a.epoch < b.epoch ? -1 : 1;
-    if (a.hlc != b.hlc) return a.hlc < b.hlc ? -1 : 1;
-    if (a.hlc == 0 || a.site == b.site) return 0;
+int Store::Impl::cmp(const Stamp &a, const Stamp &b) const {
+    if (a.epoch != b.epoch)
+        return a.epoch < b.epoch ? -1 : 1;
+    if (a.hlc != b.hlc)
+        return a.hlc < b.hlc ? -1 : 1;
+    if (a.hlc == 0 || a.site == b.site)
+        return 0;
     return sites[a.site] < sites[b.site] ? -1 : 1;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Documents
 
-Value Store::Impl::counterValue(const DocState& d, uint32_t name, const FieldState* reg) const {
+Value Store::Impl::counterValue(const DocState &d, uint32_t name, const FieldState *reg) const {
     Stamp r = reg ? reg->stamp : Stamp{0, d.epoch, 0};
     // Sum the contributions that build on the current register, in site-id order so every replica
     // adds the same doubles in the same order.
-    std::vector<const CounterState*> parts;
-    for (const auto& c : d.counters)
+    std::vector<const CounterState *> parts;
+    for (const auto &c : d.counters)
         if (c.name == name && c.base.epoch == r.epoch && c.base.hlc == r.hlc && (r.hlc == 0 || c.base.site == r.site))
             parts.push_back(&c);
     double total = 0;
     if (reg && !(reg->flags & rowflag::Absent)) {
-        if (parts.empty()) return reg->value;
-        if (reg->value.is_number()) total = reg->value.get<double>();
+        if (parts.empty())
+            return reg->value;
+        if (reg->value.is_number())
+            total = reg->value.get<double>();
     } else if (parts.empty()) {
         return Value(); // caller checks for "no value"
     }
-    std::sort(parts.begin(), parts.end(),
-              [&](const CounterState* a, const CounterState* b) { return sites[a->stamp.site] < sites[b->stamp.site]; });
-    for (auto* p : parts) total += p->total;
-    if (std::floor(total) == total && std::fabs(total) < 9007199254740992.0) return Value(static_cast<int64_t>(total));
+    std::sort(parts.begin(), parts.end(), [&](const CounterState *a, const CounterState *b) {
+        return sites[a->stamp.site] < sites[b->stamp.site];
+    });
+    for (auto *p : parts)
+        total += p->total;
+    if (std::floor(total) == total && std::fabs(total) < 9007199254740992.0)
+        return Value(static_cast<int64_t>(total));
     return Value(total);
 }
 
-Value Store::Impl::materialize(const CollectionState&, const DocState& d) const {
+Value Store::Impl::materialize(const CollectionState &, const DocState &d) const {
     Value out = Value::object();
     out["id"] = d.id;
-    for (const auto& f : d.fields) {
-        if (f.flags & rowflag::Absent) continue;
+    for (const auto &f : d.fields) {
+        if (f.flags & rowflag::Absent)
+            continue;
         out[fieldNames[f.name]] = d.counters.empty() ? f.value : counterValue(d, f.name, &f);
     }
-    for (const auto& c : d.counters) {
-        const std::string& n = fieldNames[c.name];
-        if (out.contains(n)) continue;
-        const FieldState* reg = d.field(c.name);
+    for (const auto &c : d.counters) {
+        const std::string &n = fieldNames[c.name];
+        if (out.contains(n))
+            continue;
+        const FieldState *reg = d.field(c.name);
         Value v = counterValue(d, c.name, reg);
-        if (!v.is_null()) out[n] = std::move(v);
+        if (!v.is_null())
+            out[n] = std::move(v);
     }
     return out;
 }
 
-void Store::Impl::raiseEpoch(CollectionState& c, DocState& d, uint32_t epoch) {
-    if (epoch <= d.epoch) return;
+void Store::Impl::raiseEpoch(CollectionState &c, DocState &d, uint32_t epoch) {
+    if (epoch <= d.epoch)
+        return;
     bool was = d.present();
     d.epoch = epoch;
-    d.fields.erase(std::remove_if(d.fields.begin(), d.fields.end(),
-                                  [&](const FieldState& f) { return f.stamp.epoch < epoch; }),
-                   d.fields.end());
+    d.fields.erase(
+        std::remove_if(d.fields.begin(), d.fields.end(), [&](const FieldState &f) { return f.stamp.epoch < epoch; }),
+        d.fields.end());
     d.counters.erase(std::remove_if(d.counters.begin(), d.counters.end(),
-                                    [&](const CounterState& x) { return x.stamp.epoch < epoch; }),
+                                    [&](const CounterState &x) { return x.stamp.epoch < epoch; }),
                      d.counters.end());
     bool now = d.present();
-    if (was && !now) --c.present;
-    if (!was && now) ++c.present;
+    if (was && !now)
+        --c.present;
+    if (!was && now)
+        ++c.present;
     // Conflict records of a dead epoch are moot: the document was deleted since. Dropping them here
     // is deterministic, so every replica (and a journal replay) does the same.
     if (!conflicts.empty()) {
         for (auto it = conflicts.begin(); it != conflicts.end();) {
-            const ConflictState& r = it->second;
+            const ConflictState &r = it->second;
             if (r.collection == c.name && r.doc == d.id && std::max(r.localStamp.epoch, r.remoteStamp.epoch) < epoch) {
-                if (txn.active) txn.undo.conflictsRemoved.push_back({it->first, r});
+                if (txn.active)
+                    txn.undo.conflictsRemoved.push_back({it->first, r});
                 clearedByEpoch.push_back(it->first);
                 it = conflicts.erase(it);
             } else {
@@ -172,8 +207,8 @@ void Store::Impl::raiseEpoch(CollectionState& c, DocState& d, uint32_t epoch) {
     }
 }
 
-DocState& Store::Impl::docForWrite(uint32_t coll, const std::string& id, bool* created) {
-    CollectionState& c = colls[coll];
+DocState &Store::Impl::docForWrite(uint32_t coll, const std::string &id, bool *created) {
+    CollectionState &c = colls[coll];
     auto it = c.index.find(id);
     if (it != c.index.end()) {
         *created = false;
@@ -187,11 +222,13 @@ DocState& Store::Impl::docForWrite(uint32_t coll, const std::string& id, bool* c
     return c.docs.back();
 }
 
-std::optional<Value> Store::Impl::get(const std::string& coll, const std::string& id) const {
-    const CollectionState* c = findCollection(coll);
-    if (!c) return std::nullopt;
+std::optional<Value> Store::Impl::get(const std::string &coll, const std::string &id) const {
+    const CollectionState *c = findCollection(coll);
+    if (!c)
+        return std::nullopt;
     auto it = c->index.find(id);
-    if (it == c->index.end() || !c->docs[it->second].present()) return std::nullopt;
+    if (it == c->index.end() || !c->docs[it->second].present())
+        return std::nullopt;
     return materialize(*c, c->docs[it->second]);
 }
 
@@ -199,7 +236,8 @@ std::optional<Value> Store::Impl::get(const std::string& coll, const std::string
 // Transactions
 
 void Store::Impl::begin() {
-    if (txn.active) fail(ErrorCode::InvalidArgument, "a transaction is already running; write through its Txn");
+    if (txn.active)
+        fail(ErrorCode::InvalidArgument, "a transaction is already running; write through its Txn");
     txn.reset();
     txn.active = true;
     txn.id = ++txnCounter;
@@ -211,10 +249,12 @@ void Store::Impl::begin() {
 }
 
 void Store::Impl::touch(uint32_t coll, uint32_t doc, bool created) {
-    CollectionState& c = colls[coll];
-    if (c.docs[doc].txnMark == txn.id) return;
+    CollectionState &c = colls[coll];
+    if (c.docs[doc].txnMark == txn.id)
+        return;
     txn.touched.push_back({coll, doc});
-    if (txn.collVvBefore.size() <= coll) txn.collVvBefore.resize(coll + 1, UINT64_MAX);
+    if (txn.collVvBefore.size() <= coll)
+        txn.collVvBefore.resize(coll + 1, UINT64_MAX);
     if (txn.collVvBefore[coll] == UINT64_MAX) {
         txn.collVvBefore[coll] = c.vvAt(0);
         txn.undo.vvs.push_back({coll, c.vv});
@@ -225,9 +265,9 @@ void Store::Impl::touch(uint32_t coll, uint32_t doc, bool created) {
 }
 
 void Store::Impl::rollback() {
-    auto& u = txn.undo;
+    auto &u = txn.undo;
     for (auto it = u.docs.rbegin(); it != u.docs.rend(); ++it) {
-        CollectionState& c = colls[it->coll];
+        CollectionState &c = colls[it->coll];
         if (!it->before) {
             c.index.erase(c.docs[it->doc].id);
             c.docs.pop_back(); // created docs were appended, and are undone in reverse order
@@ -235,9 +275,12 @@ void Store::Impl::rollback() {
             c.docs[it->doc] = std::move(*it->before);
         }
     }
-    for (auto& [id, rec] : u.conflictsRemoved) conflicts[id] = std::move(rec);
-    for (auto& [coll, vv] : u.vvs) colls[coll].vv = std::move(vv);
-    for (auto& [coll, n] : u.presentCounts) colls[coll].present = n;
+    for (auto &[id, rec] : u.conflictsRemoved)
+        conflicts[id] = std::move(rec);
+    for (auto &[coll, vv] : u.vvs)
+        colls[coll].vv = std::move(vv);
+    for (auto &[coll, n] : u.presentCounts)
+        colls[coll].present = n;
     while (colls.size() > u.collections) {
         collIndex.erase(colls.back().name);
         colls.pop_back();
@@ -254,8 +297,8 @@ CommitResult Store::Impl::commit() {
     }
     try {
         ChangeSet cs = buildChanges(txn.touched, txn.seqBefore, txn.collVvBefore);
-        for (auto& c : cs.collections) {
-            CollectionState& st = colls[collIndex.at(c.name)];
+        for (auto &c : cs.collections) {
+            CollectionState &st = colls[collIndex.at(c.name)];
             st.raiseVv(0, seq);
         }
         out.changes = encodeChangeSet(cs);
@@ -265,19 +308,21 @@ CommitResult Store::Impl::commit() {
         throw;
     }
     out.changed.reserve(txn.touched.size());
-    for (auto& [c, d] : txn.touched) out.changed.push_back({colls[c].name, colls[c].docs[d].id});
+    for (auto &[c, d] : txn.touched)
+        out.changed.push_back({colls[c].name, colls[c].docs[d].id});
     txn.reset();
     maybeCompact();
     return out;
 }
 
-void Store::Impl::writeField(CollectionState&, DocState& d, uint32_t name, Value v, bool absent, uint8_t flags) {
-    FieldState* cur = d.field(name);
+void Store::Impl::writeField(CollectionState &, DocState &d, uint32_t name, Value v, bool absent, uint8_t flags) {
+    FieldState *cur = d.field(name);
     Stamp st = localStamp(d.epoch);
     if (cur) {
         // Written twice in one transaction: keep the base of the value the transaction replaced.
         bool sameTxn = cur->stamp.hlc == txn.hlc && cur->stamp.site == 0 && cur->stamp.epoch == d.epoch;
-        if (!sameTxn) cur->base = cur->stamp;
+        if (!sameTxn)
+            cur->base = cur->stamp;
         cur->stamp = st;
         cur->seq = ++seq;
         cur->flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
@@ -288,21 +333,24 @@ void Store::Impl::writeField(CollectionState&, DocState& d, uint32_t name, Value
         f.flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
         f.stamp = st;
         f.seq = ++seq;
-        if (!absent) f.value = std::move(v);
+        if (!absent)
+            f.value = std::move(v);
         d.fields.push_back(std::move(f));
     }
 }
 
-void Store::Impl::txPut(const std::string& coll, Value&& doc) {
+void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     checkCollectionName(coll);
-    if (!doc.is_object()) fail(ErrorCode::InvalidArgument, "document must be a JSON object, got " + typeName(doc));
+    if (!doc.is_object())
+        fail(ErrorCode::InvalidArgument, "document must be a JSON object, got " + typeName(doc));
     auto idIt = doc.find("id");
     if (idIt == doc.end() || !idIt->is_string())
         fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
     const std::string id = idIt->get<std::string>(); // a copy: the document's values are moved below
     checkDocId(id);
     for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (it.key() != "id") validateValue(it.value(), it.key());
+        if (it.key() != "id")
+            validateValue(it.value(), it.key());
     if (approxValueSize(doc) > options.maxDocumentBytes)
         fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
                                            std::to_string(options.maxDocumentBytes) + " bytes");
@@ -311,8 +359,8 @@ void Store::Impl::txPut(const std::string& coll, Value&& doc) {
     docForWrite(ci, id, &created);
     uint32_t di = colls[ci].index.at(id);
     touch(ci, di, created);
-    CollectionState& c = colls[ci];
-    DocState& d = c.docs[di];
+    CollectionState &c = colls[ci];
+    DocState &d = c.docs[di];
     d.fields.reserve(d.fields.size() + doc.size());
     if (!d.present()) {
         uint32_t epoch = d.epoch + 1; // 0 -> 1 (new), even -> odd (brought back after a delete)
@@ -321,38 +369,43 @@ void Store::Impl::txPut(const std::string& coll, Value&& doc) {
         d.clSeq = ++seq;
     }
     for (auto it = doc.begin(); it != doc.end(); ++it) {
-        if (it.key() == "id") continue;
+        if (it.key() == "id")
+            continue;
         uint32_t name = internField(it.key());
-        FieldState* cur = d.field(name);
-        bool hasCounter = std::any_of(d.counters.begin(), d.counters.end(),
-                                      [&](const CounterState& x) { return x.name == name; });
-        if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value()) continue;
+        FieldState *cur = d.field(name);
+        bool hasCounter =
+            std::any_of(d.counters.begin(), d.counters.end(), [&](const CounterState &x) { return x.name == name; });
+        if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value())
+            continue;
         writeField(c, d, name, std::move(it.value()), false, 0); // the document is ours: move its values
     }
     // Fields the new document no longer has are removed (counters included). Keys survive the moves.
     std::vector<uint32_t> gone;
-    for (const auto& f : d.fields)
-        if (!(f.flags & rowflag::Absent) && !doc.contains(fieldNames[f.name])) gone.push_back(f.name);
-    for (const auto& x : d.counters)
+    for (const auto &f : d.fields)
+        if (!(f.flags & rowflag::Absent) && !doc.contains(fieldNames[f.name]))
+            gone.push_back(f.name);
+    for (const auto &x : d.counters)
         if (!doc.contains(fieldNames[x.name]) && !d.field(x.name) &&
             std::find(gone.begin(), gone.end(), x.name) == gone.end())
             gone.push_back(x.name);
-    for (uint32_t name : gone) writeField(c, d, name, Value(), true, 0);
+    for (uint32_t name : gone)
+        writeField(c, d, name, Value(), true, 0);
 }
 
-void Store::Impl::txUpdate(const std::string& coll, const std::string& id, const Value& fields) {
+void Store::Impl::txUpdate(const std::string &coll, const std::string &id, const Value &fields) {
     checkCollectionName(coll);
     checkDocId(id);
     if (!fields.is_object())
         fail(ErrorCode::InvalidArgument, "update of '" + id + "' needs an object of fields, got " + typeName(fields));
     for (auto it = fields.begin(); it != fields.end(); ++it) {
         if (it.key() == "id") {
-            if (it.value() != Value(id)) fail(ErrorCode::InvalidArgument, "update cannot change a document's 'id'");
+            if (it.value() != Value(id))
+                fail(ErrorCode::InvalidArgument, "update cannot change a document's 'id'");
             continue;
         }
         validateValue(it.value(), it.key());
     }
-    CollectionState* cp = findCollection(coll);
+    CollectionState *cp = findCollection(coll);
     auto found = cp ? cp->index.find(id) : decltype(cp->index.find(id))();
     if (!cp || found == cp->index.end() || !cp->docs[found->second].present())
         fail(ErrorCode::NotFound, "no document '" + id + "' in collection '" + coll + "'");
@@ -361,49 +414,55 @@ void Store::Impl::txUpdate(const std::string& coll, const std::string& id, const
     size_t extra = approxValueSize(fields);
     if (extra > 1024) {
         Value merged = materialize(colls[ci], colls[ci].docs[di]);
-        for (auto it = fields.begin(); it != fields.end(); ++it) merged[it.key()] = it.value();
+        for (auto it = fields.begin(); it != fields.end(); ++it)
+            merged[it.key()] = it.value();
         if (approxValueSize(merged) > options.maxDocumentBytes)
             fail(ErrorCode::LimitExceeded, "document '" + id + "' would be larger than the limit of " +
                                                std::to_string(options.maxDocumentBytes) + " bytes");
     }
     touch(ci, di, false);
-    CollectionState& c = colls[ci];
-    DocState& d = c.docs[di];
+    CollectionState &c = colls[ci];
+    DocState &d = c.docs[di];
     for (auto it = fields.begin(); it != fields.end(); ++it) {
-        if (it.key() == "id") continue;
+        if (it.key() == "id")
+            continue;
         uint32_t name = internField(it.key());
-        FieldState* cur = d.field(name);
-        bool hasCounter = std::any_of(d.counters.begin(), d.counters.end(),
-                                      [&](const CounterState& x) { return x.name == name; });
-        if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value()) continue;
+        FieldState *cur = d.field(name);
+        bool hasCounter =
+            std::any_of(d.counters.begin(), d.counters.end(), [&](const CounterState &x) { return x.name == name; });
+        if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value())
+            continue;
         writeField(c, d, name, it.value(), false, 0);
     }
 }
 
-void Store::Impl::txRemove(const std::string& coll, const std::string& id) {
+void Store::Impl::txRemove(const std::string &coll, const std::string &id) {
     checkCollectionName(coll);
     checkDocId(id);
-    CollectionState* cp = findCollection(coll);
-    if (!cp) return;
+    CollectionState *cp = findCollection(coll);
+    if (!cp)
+        return;
     auto found = cp->index.find(id);
-    if (found == cp->index.end() || !cp->docs[found->second].present()) return; // already gone: nothing to do
+    if (found == cp->index.end() || !cp->docs[found->second].present())
+        return; // already gone: nothing to do
     uint32_t ci = collIndex.at(coll);
     uint32_t di = found->second;
     touch(ci, di, false);
-    CollectionState& c = colls[ci];
-    DocState& d = c.docs[di];
+    CollectionState &c = colls[ci];
+    DocState &d = c.docs[di];
     uint32_t epoch = d.epoch + 1; // odd -> even: deleted, and every write made before is dead
     raiseEpoch(c, d, epoch);
     d.cl = localStamp(epoch);
     d.clSeq = ++seq;
 }
 
-void Store::Impl::txIncrement(const std::string& coll, const std::string& id, const std::string& field, double by) {
+void Store::Impl::txIncrement(const std::string &coll, const std::string &id, const std::string &field, double by) {
     checkCollectionName(coll);
     checkDocId(id);
     checkFieldName(field);
-    if (!std::isfinite(by)) fail(ErrorCode::InvalidArgument, "increment of '" + field + "' must be a finite number");
-    CollectionState* cp = findCollection(coll);
+    if (!std::isfinite(by))
+        fail(ErrorCode::InvalidArgument, "increment of '" + field + "' must be a finite number");
+    CollectionState *cp = findCollection(coll);
     auto found = cp ? cp->index.find(id) : decltype(cp->index.find(id))();
     if (!cp || found == cp->index.end() || !cp->docs[found->second].present())
         fail(ErrorCode::NotFound, "no document '" + id + "' in collection '" + coll + "'");
@@ -411,8 +470,8 @@ void Store::Impl::txIncrement(const std::string& coll, const std::string& id, co
     uint32_t di = found->second;
     uint32_t name = internField(field);
     {
-        const DocState& d = colls[ci].docs[di];
-        const FieldState* reg = d.field(name);
+        const DocState &d = colls[ci].docs[di];
+        const FieldState *reg = d.field(name);
         if (reg && !(reg->flags & rowflag::Absent) && !reg->value.is_number())
             fail(ErrorCode::InvalidArgument,
                  "field '" + field + "' of '" + id + "' holds " + typeName(reg->value) + ", not a number");
@@ -421,12 +480,13 @@ void Store::Impl::txIncrement(const std::string& coll, const std::string& id, co
             fail(ErrorCode::OutOfRange, "increment of '" + field + "' would overflow");
     }
     touch(ci, di, false);
-    DocState& d = colls[ci].docs[di];
-    const FieldState* reg = d.field(name);
+    DocState &d = colls[ci].docs[di];
+    const FieldState *reg = d.field(name);
     Stamp r = reg ? reg->stamp : Stamp{0, d.epoch, 0};
-    CounterState* own = nullptr;
-    for (auto& x : d.counters)
-        if (x.name == name && x.stamp.site == 0) own = &x;
+    CounterState *own = nullptr;
+    for (auto &x : d.counters)
+        if (x.name == name && x.stamp.site == 0)
+            own = &x;
     if (!own) {
         d.counters.emplace_back();
         own = &d.counters.back();
@@ -446,34 +506,37 @@ void Store::Impl::txIncrement(const std::string& coll, const std::string& id, co
 Store::Store(std::unique_ptr<Impl> impl) : m(std::move(impl)) {}
 Store::~Store() = default;
 
-const SiteId& Store::siteId() const { return m->sites[0]; }
+const SiteId &Store::siteId() const { return m->sites[0]; }
 
-void Store::configureCollection(const std::string& collection, ConflictPolicy policy) {
+void Store::configureCollection(const std::string &collection, ConflictPolicy policy) {
     checkCollectionName(collection);
-    if (m->txn.active) fail(ErrorCode::InvalidArgument, "cannot configure a collection inside a transaction");
-    CollectionState* c = m->findCollection(collection);
-    if (c && c->policy == policy) return;
+    if (m->txn.active)
+        fail(ErrorCode::InvalidArgument, "cannot configure a collection inside a transaction");
+    CollectionState *c = m->findCollection(collection);
+    if (c && c->policy == policy)
+        return;
     Value rec{{"collection", collection}, {"policy", conflictPolicyName(policy)}};
     m->journalRecord(RecordType::Config, Value::to_msgpack(rec));
     m->collection(collection).policy = policy;
 }
 
-ConflictPolicy Store::policy(const std::string& collection) const {
-    const CollectionState* c = m->findCollection(collection);
+ConflictPolicy Store::policy(const std::string &collection) const {
+    const CollectionState *c = m->findCollection(collection);
     return c ? c->policy : ConflictPolicy::Lww;
 }
 
 uint32_t Store::schemaVersion() const { return m->schemaVersion; }
 
 void Store::setSchemaVersion(uint32_t version) {
-    if (version == m->schemaVersion) return;
+    if (version == m->schemaVersion)
+        return;
     Value rec{{"schemaVersion", version}};
     m->journalRecord(RecordType::Config, Value::to_msgpack(rec));
     m->schemaVersion = version;
 }
 
 namespace {
-template <typename F> CommitResult runTxn(Store::Impl& m, F&& f) {
+template <typename F> CommitResult runTxn(Store::Impl &m, F &&f) {
     m.begin();
     try {
         f();
@@ -485,64 +548,66 @@ template <typename F> CommitResult runTxn(Store::Impl& m, F&& f) {
 }
 } // namespace
 
-CommitResult Store::put(const std::string& collection, Value doc) {
+CommitResult Store::put(const std::string &collection, Value doc) {
     return runTxn(*m, [&] { m->txPut(collection, std::move(doc)); });
 }
 
-CommitResult Store::update(const std::string& collection, const std::string& id, const Value& fields) {
+CommitResult Store::update(const std::string &collection, const std::string &id, const Value &fields) {
     return runTxn(*m, [&] { m->txUpdate(collection, id, fields); });
 }
 
-CommitResult Store::remove(const std::string& collection, const std::string& id) {
+CommitResult Store::remove(const std::string &collection, const std::string &id) {
     return runTxn(*m, [&] { m->txRemove(collection, id); });
 }
 
-CommitResult Store::increment(const std::string& collection, const std::string& id, const std::string& field,
+CommitResult Store::increment(const std::string &collection, const std::string &id, const std::string &field,
                               double by) {
     return runTxn(*m, [&] { m->txIncrement(collection, id, field, by); });
 }
 
-CommitResult Store::transaction(const std::function<void(Txn&)>& fn) {
+CommitResult Store::transaction(const std::function<void(Txn &)> &fn) {
     Txn tx(*m);
     return runTxn(*m, [&] { fn(tx); });
 }
 
-void Txn::put(const std::string& collection, Value doc) { m.txPut(collection, std::move(doc)); }
-void Txn::update(const std::string& collection, const std::string& id, const Value& fields) {
+void Txn::put(const std::string &collection, Value doc) { m.txPut(collection, std::move(doc)); }
+void Txn::update(const std::string &collection, const std::string &id, const Value &fields) {
     m.txUpdate(collection, id, fields);
 }
-void Txn::remove(const std::string& collection, const std::string& id) { m.txRemove(collection, id); }
-void Txn::increment(const std::string& collection, const std::string& id, const std::string& field, double by) {
+void Txn::remove(const std::string &collection, const std::string &id) { m.txRemove(collection, id); }
+void Txn::increment(const std::string &collection, const std::string &id, const std::string &field, double by) {
     m.txIncrement(collection, id, field, by);
 }
-std::optional<Value> Txn::get(const std::string& collection, const std::string& id) const {
+std::optional<Value> Txn::get(const std::string &collection, const std::string &id) const {
     return m.get(collection, id);
 }
 
-std::optional<Value> Store::get(const std::string& collection, const std::string& id) const {
+std::optional<Value> Store::get(const std::string &collection, const std::string &id) const {
     return m->get(collection, id);
 }
 
-size_t Store::count(const std::string& collection) const {
-    const CollectionState* c = m->findCollection(collection);
+size_t Store::count(const std::string &collection) const {
+    const CollectionState *c = m->findCollection(collection);
     return c ? c->present : 0;
 }
 
 std::vector<std::string> Store::collections() const {
     std::vector<std::string> out;
-    for (const auto& c : m->colls) out.push_back(c.name);
+    for (const auto &c : m->colls)
+        out.push_back(c.name);
     std::sort(out.begin(), out.end());
     return out;
 }
 
-std::vector<Value> Store::find(const std::string& collection, const Query& query) const {
+std::vector<Value> Store::find(const std::string &collection, const Query &query) const {
     std::vector<Value> out;
-    const CollectionState* c = m->findCollection(collection);
-    if (!c) return out;
+    const CollectionState *c = m->findCollection(collection);
+    if (!c)
+        return out;
     // Conditions are checked against stored field values, so only matching documents are built.
-    std::vector<const DocState*> hits;
+    std::vector<const DocState *> hits;
     Value scratch;
-    auto fieldValue = [&](const DocState& d, const std::string& name) -> const Value* {
+    auto fieldValue = [&](const DocState &d, const std::string &name) -> const Value * {
         static const Value idHolder;
         (void)idHolder;
         if (name == "id") {
@@ -550,46 +615,52 @@ std::vector<Value> Store::find(const std::string& collection, const Query& query
             return &scratch;
         }
         auto fi = m->fieldIndex.find(name);
-        if (fi == m->fieldIndex.end()) return nullptr;
-        const FieldState* f = d.field(fi->second);
+        if (fi == m->fieldIndex.end())
+            return nullptr;
+        const FieldState *f = d.field(fi->second);
         bool hasCounter = false;
-        for (const auto& x : d.counters)
-            if (x.name == fi->second) hasCounter = true;
-        if (!hasCounter) return f && !(f->flags & rowflag::Absent) ? &f->value : nullptr;
+        for (const auto &x : d.counters)
+            if (x.name == fi->second)
+                hasCounter = true;
+        if (!hasCounter)
+            return f && !(f->flags & rowflag::Absent) ? &f->value : nullptr;
         scratch = m->counterValue(d, fi->second, f);
         return scratch.is_null() && !(f && !(f->flags & rowflag::Absent)) ? nullptr : &scratch;
     };
-    for (const auto& d : c->docs) {
-        if (!d.present()) continue;
+    for (const auto &d : c->docs) {
+        if (!d.present())
+            continue;
         bool ok = true;
-        for (const auto& cond : query.where) {
+        for (const auto &cond : query.where) {
             if (!evalCondition(cond, fieldValue(d, cond.field))) {
                 ok = false;
                 break;
             }
         }
-        if (ok) hits.push_back(&d);
+        if (ok)
+            hits.push_back(&d);
     }
     if (!query.orderBy.empty()) {
         // Extract sort keys once, then sort; ties broken by id so results are deterministic.
         struct Keyed {
-            const DocState* d;
+            const DocState *d;
             std::vector<Value> keys;
         };
         std::vector<Keyed> keyed;
         keyed.reserve(hits.size());
-        for (auto* d : hits) {
+        for (auto *d : hits) {
             Keyed k{d, {}};
-            for (const auto& o : query.orderBy) {
-                const Value* v = fieldValue(*d, o.field);
+            for (const auto &o : query.orderBy) {
+                const Value *v = fieldValue(*d, o.field);
                 k.keys.push_back(v ? *v : Value());
             }
             keyed.push_back(std::move(k));
         }
-        auto less = [&](const Keyed& a, const Keyed& b) {
+        auto less = [&](const Keyed &a, const Keyed &b) {
             for (size_t i = 0; i < query.orderBy.size(); ++i) {
                 int c2 = compareValues(a.keys[i], b.keys[i]);
-                if (c2) return query.orderBy[i].descending ? c2 > 0 : c2 < 0;
+                if (c2)
+                    return query.orderBy[i].descending ? c2 > 0 : c2 < 0;
             }
             return a.d->id < b.d->id;
         };
@@ -600,13 +671,16 @@ std::vector<Value> Store::find(const std::string& collection, const Query& query
             std::sort(keyed.begin(), keyed.end(), less);
         }
         hits.clear();
-        for (auto& k : keyed) hits.push_back(k.d);
+        for (auto &k : keyed)
+            hits.push_back(k.d);
     } else {
-        std::sort(hits.begin(), hits.end(), [](const DocState* a, const DocState* b) { return a->id < b->id; });
-        if (query.limit && query.limit < hits.size()) hits.resize(query.limit);
+        std::sort(hits.begin(), hits.end(), [](const DocState *a, const DocState *b) { return a->id < b->id; });
+        if (query.limit && query.limit < hits.size())
+            hits.resize(query.limit);
     }
     out.reserve(hits.size());
-    for (auto* d : hits) out.push_back(m->materialize(*c, *d));
+    for (auto *d : hits)
+        out.push_back(m->materialize(*c, *d));
     return out;
 }
 

@@ -5,10 +5,13 @@
 
 namespace syncore {
 
-ResolveMode parseResolveMode(const std::string& name) {
-    if (name == "keep_local") return ResolveMode::KeepLocal;
-    if (name == "keep_remote") return ResolveMode::KeepRemote;
-    if (name == "merge") return ResolveMode::Merge;
+ResolveMode parseResolveMode(const std::string &name) {
+    if (name == "keep_local")
+        return ResolveMode::KeepLocal;
+    if (name == "keep_remote")
+        return ResolveMode::KeepRemote;
+    if (name == "merge")
+        return ResolveMode::Merge;
     fail(ErrorCode::InvalidArgument,
          "unknown resolution '" + name + "' (expected 'keep_local', 'keep_remote', 'merge' or a value)");
 }
@@ -25,11 +28,12 @@ Value Conflict::toJson() const {
 }
 
 Value SnapshotInfo::toJson() const {
-    return Value{{"id", id},           {"label", label},       {"author", author},
-                 {"createdAt", createdAt}, {"docCount", docCount}, {"bytes", bytes}};
+    return Value{
+        {"id", id},      {"label", label}, {"author", author}, {"createdAt", createdAt}, {"docCount", docCount},
+        {"bytes", bytes}};
 }
 
-Value mergeValues(const Value& winner, const Value& loser) {
+Value mergeValues(const Value &winner, const Value &loser) {
     if (winner.is_object() && loser.is_object()) {
         Value out = loser;
         for (auto it = winner.begin(); it != winner.end(); ++it) {
@@ -40,25 +44,27 @@ Value mergeValues(const Value& winner, const Value& loser) {
     }
     if (winner.is_array() && loser.is_array()) {
         Value out = winner;
-        for (const auto& x : loser)
-            if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+        for (const auto &x : loser)
+            if (std::find(out.begin(), out.end(), x) == out.end())
+                out.push_back(x);
         return out;
     }
     return winner;
 }
 
-std::string Store::Impl::conflictId(const std::string& coll, const std::string& doc, const std::string& field) const {
+std::string Store::Impl::conflictId(const std::string &coll, const std::string &doc, const std::string &field) const {
     Fnv64 h;
     h.add(coll);
     h.add(doc);
     h.add(field);
-    static const char* digits = "0123456789abcdef";
+    static const char *digits = "0123456789abcdef";
     std::string out(16, '0');
-    for (int i = 0; i < 16; ++i) out[15 - i] = digits[(h.h >> (4 * i)) & 15];
+    for (int i = 0; i < 16; ++i)
+        out[15 - i] = digits[(h.h >> (4 * i)) & 15];
     return out;
 }
 
-Conflict Store::Impl::publicConflict(const std::string& id, const ConflictState& c) const {
+Conflict Store::Impl::publicConflict(const std::string &id, const ConflictState &c) const {
     Conflict out;
     out.id = id;
     out.collection = c.collection;
@@ -76,22 +82,25 @@ Conflict Store::Impl::publicConflict(const std::string& id, const ConflictState&
 
 std::vector<Conflict> Store::conflicts() const {
     std::vector<Conflict> out;
-    for (const auto& [id, c] : m->conflicts) out.push_back(m->publicConflict(id, c));
-    std::sort(out.begin(), out.end(), [](const Conflict& a, const Conflict& b) {
+    for (const auto &[id, c] : m->conflicts)
+        out.push_back(m->publicConflict(id, c));
+    std::sort(out.begin(), out.end(), [](const Conflict &a, const Conflict &b) {
         return std::tie(a.collection, a.doc, a.field) < std::tie(b.collection, b.doc, b.field);
     });
     return out;
 }
 
-std::optional<Conflict> Store::conflict(const std::string& id) const {
+std::optional<Conflict> Store::conflict(const std::string &id) const {
     auto it = m->conflicts.find(id);
-    if (it == m->conflicts.end()) return std::nullopt;
+    if (it == m->conflicts.end())
+        return std::nullopt;
     return m->publicConflict(id, it->second);
 }
 
-CommitResult Store::resolveConflict(const std::string& id, ResolveMode mode, const Value& value) {
+CommitResult Store::resolveConflict(const std::string &id, ResolveMode mode, const Value &value) {
     auto it = m->conflicts.find(id);
-    if (it == m->conflicts.end()) fail(ErrorCode::NotFound, "no conflict '" + id + "'");
+    if (it == m->conflicts.end())
+        fail(ErrorCode::NotFound, "no conflict '" + id + "'");
     ConflictState rec = it->second;
     bool absent = false;
     Value chosen;
@@ -105,14 +114,18 @@ CommitResult Store::resolveConflict(const std::string& id, ResolveMode mode, con
         absent = rec.remoteAbsent;
         break;
     case ResolveMode::Merge: {
-        const Value& win = rec.localWins ? rec.localValue : rec.remoteValue;
-        const Value& lose = rec.localWins ? rec.remoteValue : rec.localValue;
+        const Value &win = rec.localWins ? rec.localValue : rec.remoteValue;
+        const Value &lose = rec.localWins ? rec.remoteValue : rec.localValue;
         bool winAbsent = rec.localWins ? rec.localAbsent : rec.remoteAbsent;
         bool loseAbsent = rec.localWins ? rec.remoteAbsent : rec.localAbsent;
-        if (winAbsent && loseAbsent) absent = true;
-        else if (winAbsent) chosen = lose;
-        else if (loseAbsent) chosen = win;
-        else chosen = mergeValues(win, lose);
+        if (winAbsent && loseAbsent)
+            absent = true;
+        else if (winAbsent)
+            chosen = lose;
+        else if (loseAbsent)
+            chosen = win;
+        else
+            chosen = mergeValues(win, lose);
         break;
     }
     case ResolveMode::Value:
@@ -120,7 +133,7 @@ CommitResult Store::resolveConflict(const std::string& id, ResolveMode mode, con
         chosen = value;
         break;
     }
-    CollectionState* c = m->findCollection(rec.collection);
+    CollectionState *c = m->findCollection(rec.collection);
     auto di = c ? c->index.find(rec.doc) : decltype(c->index.find(rec.doc))();
     if (!c || di == c->index.end() || !c->docs[di->second].present())
         fail(ErrorCode::NotFound, "document '" + rec.doc + "' of conflict '" + id +
@@ -130,12 +143,12 @@ CommitResult Store::resolveConflict(const std::string& id, ResolveMode mode, con
     m->begin();
     try {
         m->touch(ci, d, false);
-        CollectionState& cc = m->colls[ci];
-        DocState& doc = cc.docs[d];
+        CollectionState &cc = m->colls[ci];
+        DocState &doc = cc.docs[d];
         uint32_t name = m->internField(rec.field);
         // A new write that says "I saw the winner and chose this"; it clears the record wherever it lands.
         m->writeField(cc, doc, name, chosen, absent, rowflag::Resolves);
-        FieldState* f = doc.field(name);
+        FieldState *f = doc.field(name);
         m->clearResolved(cc, doc, name, f->base, nullptr);
     } catch (...) {
         m->rollback();
@@ -144,13 +157,15 @@ CommitResult Store::resolveConflict(const std::string& id, ResolveMode mode, con
     m->clearedByEpoch.clear();
     CommitResult res = m->commit();
     // Safety net: a record the write did not clear is dropped through the journal, so replay agrees.
-    if (m->conflicts.count(id)) dismissConflict(id);
+    if (m->conflicts.count(id))
+        dismissConflict(id);
     return res;
 }
 
-void Store::dismissConflict(const std::string& id) {
+void Store::dismissConflict(const std::string &id) {
     auto it = m->conflicts.find(id);
-    if (it == m->conflicts.end()) fail(ErrorCode::NotFound, "no conflict '" + id + "'");
+    if (it == m->conflicts.end())
+        fail(ErrorCode::NotFound, "no conflict '" + id + "'");
     m->journalRecord(RecordType::Dismiss, Bytes(id.begin(), id.end()));
     m->conflicts.erase(it);
 }
@@ -158,9 +173,11 @@ void Store::dismissConflict(const std::string& id) {
 // ---------------------------------------------------------------------------------------------------
 // Named snapshots
 
-SnapshotInfo Store::createSnapshot(const std::string& label, const std::string& author) {
-    if (label.size() > 1000) fail(ErrorCode::InvalidArgument, "snapshot label is longer than 1000 bytes");
-    if (author.size() > 1000) fail(ErrorCode::InvalidArgument, "snapshot author is longer than 1000 bytes");
+SnapshotInfo Store::createSnapshot(const std::string &label, const std::string &author) {
+    if (label.size() > 1000)
+        fail(ErrorCode::InvalidArgument, "snapshot label is longer than 1000 bytes");
+    if (author.size() > 1000)
+        fail(ErrorCode::InvalidArgument, "snapshot author is longer than 1000 bytes");
     NamedSnapshot s;
     s.state = encodeState();
     SiteId rnd = SiteId::random();
@@ -168,7 +185,8 @@ SnapshotInfo Store::createSnapshot(const std::string& label, const std::string& 
     s.info.label = label;
     s.info.author = author;
     s.info.createdAt = m->clock.nowMs();
-    for (const auto& c : m->colls) s.info.docCount += c.present;
+    for (const auto &c : m->colls)
+        s.info.docCount += c.present;
     s.info.bytes = s.state.size();
     Value rec{{"id", s.info.id},
               {"label", label},
@@ -183,14 +201,16 @@ SnapshotInfo Store::createSnapshot(const std::string& label, const std::string& 
 
 std::vector<SnapshotInfo> Store::snapshots() const {
     std::vector<SnapshotInfo> out;
-    for (const auto& s : m->snapshots) out.push_back(s.info);
+    for (const auto &s : m->snapshots)
+        out.push_back(s.info);
     return out;
 }
 
-CommitResult Store::restoreSnapshot(const std::string& id) {
-    auto it = std::find_if(m->snapshots.begin(), m->snapshots.end(),
-                           [&](const NamedSnapshot& s) { return s.info.id == id; });
-    if (it == m->snapshots.end()) fail(ErrorCode::NotFound, "no snapshot '" + id + "'");
+CommitResult Store::restoreSnapshot(const std::string &id) {
+    auto it =
+        std::find_if(m->snapshots.begin(), m->snapshots.end(), [&](const NamedSnapshot &s) { return s.info.id == id; });
+    if (it == m->snapshots.end())
+        fail(ErrorCode::NotFound, "no snapshot '" + id + "'");
     // Materialise the snapshot in a scratch replica, then write the difference as one transaction.
     StoreOptions scratchOpts;
     scratchOpts.siteId = m->sites[0];
@@ -198,31 +218,38 @@ CommitResult Store::restoreSnapshot(const std::string& id) {
     scratch->apply(it->state);
     std::string label = it->info.label;
     createSnapshot("before restoring '" + label + "'", "syncore");
-    return transaction([&](Txn& tx) {
+    return transaction([&](Txn &tx) {
         std::vector<std::string> names = collections();
-        for (const auto& n : scratch->collections())
-            if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-        for (const auto& name : names) {
-            const CollectionState* target = scratch->m->findCollection(name);
-            if (const CollectionState* cur = m->findCollection(name)) {
+        for (const auto &n : scratch->collections())
+            if (std::find(names.begin(), names.end(), n) == names.end())
+                names.push_back(n);
+        for (const auto &name : names) {
+            const CollectionState *target = scratch->m->findCollection(name);
+            if (const CollectionState *cur = m->findCollection(name)) {
                 std::vector<std::string> gone;
-                for (const auto& d : cur->docs) {
-                    if (!d.present()) continue;
+                for (const auto &d : cur->docs) {
+                    if (!d.present())
+                        continue;
                     bool keep = false;
                     if (target) {
                         auto ti = target->index.find(d.id);
                         keep = ti != target->index.end() && target->docs[ti->second].present();
                     }
-                    if (!keep) gone.push_back(d.id);
+                    if (!keep)
+                        gone.push_back(d.id);
                 }
-                for (const auto& id2 : gone) tx.remove(name, id2);
+                for (const auto &id2 : gone)
+                    tx.remove(name, id2);
             }
-            if (!target) continue;
-            for (const auto& d : target->docs) {
-                if (!d.present()) continue;
+            if (!target)
+                continue;
+            for (const auto &d : target->docs) {
+                if (!d.present())
+                    continue;
                 Value want = scratch->m->materialize(*target, d);
                 auto now = m->get(name, d.id);
-                if (!now || *now != want) tx.put(name, want);
+                if (!now || *now != want)
+                    tx.put(name, want);
             }
         }
     });

@@ -42,12 +42,13 @@ struct DocState {
     uint64_t txnMark = 0; // the local transaction that last touched this document (undo bookkeeping)
 
     bool present() const { return epoch % 2 == 1; }
-    FieldState* field(uint32_t name) {
-        for (auto& f : fields)
-            if (f.name == name) return &f;
+    FieldState *field(uint32_t name) {
+        for (auto &f : fields)
+            if (f.name == name)
+                return &f;
         return nullptr;
     }
-    const FieldState* field(uint32_t name) const { return const_cast<DocState*>(this)->field(name); }
+    const FieldState *field(uint32_t name) const { return const_cast<DocState *>(this)->field(name); }
 };
 
 struct CollectionState {
@@ -60,8 +61,10 @@ struct CollectionState {
 
     uint64_t vvAt(uint32_t site) const { return site < vv.size() ? vv[site] : 0; }
     void raiseVv(uint32_t site, uint64_t seq) {
-        if (site >= vv.size()) vv.resize(site + 1, 0);
-        if (seq > vv[site]) vv[site] = seq;
+        if (site >= vv.size())
+            vv.resize(site + 1, 0);
+        if (seq > vv[site])
+            vv[site] = seq;
     }
 };
 
@@ -110,7 +113,7 @@ struct Store::Impl {
     uint64_t txnCounter = 0;
     std::vector<std::string> clearedByEpoch; // conflict ids dropped by raiseEpoch, drained by apply
 
-    Store* owner = nullptr;
+    Store *owner = nullptr;
 
     // Persistence
     Journal journal;
@@ -124,7 +127,7 @@ struct Store::Impl {
         UndoLog undo;
         uint64_t hlc = 0;
         uint64_t seqBefore = 0;
-        std::vector<uint64_t> collVvBefore; // vv[self] of each collection before, by collection index
+        std::vector<uint64_t> collVvBefore;                 // vv[self] of each collection before, by collection index
         std::vector<std::pair<uint32_t, uint32_t>> touched; // (collection, doc) in first-touch order
         uint64_t id = 0;
         std::set<std::string> resolved; // conflict ids the transaction resolves
@@ -149,19 +152,19 @@ struct Store::Impl {
     } txn;
 
     // --- tables ---
-    uint32_t internSite(const SiteId& s);
-    uint32_t internField(const std::string& name);
-    CollectionState& collection(const std::string& name); // creates
-    CollectionState* findCollection(const std::string& name);
-    const CollectionState* findCollection(const std::string& name) const;
-    uint32_t collectionIndex(const std::string& name); // creates
-    int cmp(const Stamp& a, const Stamp& b) const;
+    uint32_t internSite(const SiteId &s);
+    uint32_t internField(const std::string &name);
+    CollectionState &collection(const std::string &name); // creates
+    CollectionState *findCollection(const std::string &name);
+    const CollectionState *findCollection(const std::string &name) const;
+    uint32_t collectionIndex(const std::string &name); // creates
+    int cmp(const Stamp &a, const Stamp &b) const;
 
     // --- documents ---
-    Value materialize(const CollectionState& c, const DocState& d) const;
-    Value counterValue(const DocState& d, uint32_t name, const FieldState* reg) const;
-    void raiseEpoch(CollectionState& c, DocState& d, uint32_t epoch);
-    DocState& docForWrite(uint32_t coll, const std::string& id, bool* created);
+    Value materialize(const CollectionState &c, const DocState &d) const;
+    Value counterValue(const DocState &d, uint32_t name, const FieldState *reg) const;
+    void raiseEpoch(CollectionState &c, DocState &d, uint32_t epoch);
+    DocState &docForWrite(uint32_t coll, const std::string &id, bool *created);
 
     // --- local writes (inside a transaction) ---
     void begin();
@@ -169,37 +172,36 @@ struct Store::Impl {
     void rollback();
     void touch(uint32_t coll, uint32_t doc, bool created);
     Stamp localStamp(uint32_t epoch) const { return Stamp{txn.hlc, epoch, 0}; }
-    void writeField(CollectionState& c, DocState& d, uint32_t name, Value v, bool absent, uint8_t flags);
-    void txPut(const std::string& coll, Value&& doc);
-    void txUpdate(const std::string& coll, const std::string& id, const Value& fields);
-    void txRemove(const std::string& coll, const std::string& id);
-    void txIncrement(const std::string& coll, const std::string& id, const std::string& field, double by);
-    std::optional<Value> get(const std::string& coll, const std::string& id) const;
+    void writeField(CollectionState &c, DocState &d, uint32_t name, Value v, bool absent, uint8_t flags);
+    void txPut(const std::string &coll, Value &&doc);
+    void txUpdate(const std::string &coll, const std::string &id, const Value &fields);
+    void txRemove(const std::string &coll, const std::string &id);
+    void txIncrement(const std::string &coll, const std::string &id, const std::string &field, double by);
+    std::optional<Value> get(const std::string &coll, const std::string &id) const;
 
     // --- remote ---
-    ApplyResult applyChanges(ChangeSet& cs, bool journal, const Bytes* encoded);
-    void detectConflict(CollectionState& c, DocState& d, const FieldState* cur, const Row& row,
-                        const Value& rowValue, const Stamp& rowStamp, const Stamp& rowBase, ApplyResult& res);
-    void clearResolved(const CollectionState& c, const DocState& d, uint32_t name, const Stamp& base,
-                       ApplyResult* res);
-    ChangeSet buildChanges(const std::vector<std::pair<uint32_t, uint32_t>>& docs, uint64_t minSeq,
-                           const std::vector<uint64_t>& vvBefore) const;
+    ApplyResult applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded);
+    void detectConflict(CollectionState &c, DocState &d, const FieldState *cur, const Row &row, const Value &rowValue,
+                        const Stamp &rowStamp, const Stamp &rowBase, ApplyResult &res);
+    void clearResolved(const CollectionState &c, const DocState &d, uint32_t name, const Stamp &base, ApplyResult *res);
+    ChangeSet buildChanges(const std::vector<std::pair<uint32_t, uint32_t>> &docs, uint64_t minSeq,
+                           const std::vector<uint64_t> &vvBefore) const;
 
     // --- conflicts ---
-    std::string conflictId(const std::string& coll, const std::string& doc, const std::string& field) const;
-    Conflict publicConflict(const std::string& id, const ConflictState& c) const;
-    StampInfo stampInfo(const Stamp& s) const { return StampInfo{s.epoch, s.hlc, sites[s.site]}; }
+    std::string conflictId(const std::string &coll, const std::string &doc, const std::string &field) const;
+    Conflict publicConflict(const std::string &id, const ConflictState &c) const;
+    StampInfo stampInfo(const Stamp &s) const { return StampInfo{s.epoch, s.hlc, sites[s.site]}; }
 
     // --- persistence ---
-    void journalRecord(RecordType type, const Bytes& payload);
+    void journalRecord(RecordType type, const Bytes &payload);
     void maybeCompact();
     void compactNow();
     Bytes encodeMeta() const;
-    void loadMeta(const Bytes& payload);
-    void applyConfigRecord(const Bytes& payload);
-    void load(OpenReport& report);
+    void loadMeta(const Bytes &payload);
+    void applyConfigRecord(const Bytes &payload);
+    void load(OpenReport &report);
     void resetState();
-    void replayRecord(RecordType type, const Bytes& payload);
+    void replayRecord(RecordType type, const Bytes &payload);
 };
 
 } // namespace syncore

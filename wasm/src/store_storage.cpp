@@ -9,21 +9,23 @@ namespace syncore {
 
 namespace {
 const char kStateMagic[8] = {'S', 'Y', 'N', 'C', 'O', 'R', 'E', '1'};
-const char* kStateFile = "syncore.state";
+const char *kStateFile = "syncore.state";
 constexpr uint32_t kMaxSegment = 99999999; // segment names have 8 digits
 
-Value stampJson(const Store::Impl& m, const Stamp& s) {
+Value stampJson(const Store::Impl &m, const Stamp &s) {
     return Value::array({s.epoch, s.hlc, s.hlc ? m.sites[s.site].hex() : std::string()});
 }
 
-const Value& need(const Value& obj, const char* key) {
-    if (!obj.is_object()) fail(ErrorCode::Decode, std::string("metadata: expected an object holding '") + key + "'");
+const Value &need(const Value &obj, const char *key) {
+    if (!obj.is_object())
+        fail(ErrorCode::Decode, std::string("metadata: expected an object holding '") + key + "'");
     auto it = obj.find(key);
-    if (it == obj.end()) fail(ErrorCode::Decode, std::string("metadata: missing '") + key + "'");
+    if (it == obj.end())
+        fail(ErrorCode::Decode, std::string("metadata: missing '") + key + "'");
     return *it;
 }
 
-template <typename T> T num(const Value& v, const char* what) {
+template <typename T> T num(const Value &v, const char *what) {
     if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
         fail(ErrorCode::Decode, std::string("metadata: '") + what + "' is not a non-negative integer");
     uint64_t u = v.get<uint64_t>();
@@ -32,39 +34,45 @@ template <typename T> T num(const Value& v, const char* what) {
     return static_cast<T>(u);
 }
 
-const std::string& str(const Value& v, const char* what) {
-    if (!v.is_string()) fail(ErrorCode::Decode, std::string("metadata: '") + what + "' is not a string");
-    return v.get_ref<const std::string&>();
+const std::string &str(const Value &v, const char *what) {
+    if (!v.is_string())
+        fail(ErrorCode::Decode, std::string("metadata: '") + what + "' is not a string");
+    return v.get_ref<const std::string &>();
 }
 
-Value parseMsgpack(const Bytes& b, const char* what) {
+Value parseMsgpack(const Bytes &b, const char *what) {
     Value v = Value::from_msgpack(b, true, false);
-    if (v.is_discarded()) fail(ErrorCode::Decode, std::string(what) + " is not valid MessagePack");
+    if (v.is_discarded())
+        fail(ErrorCode::Decode, std::string(what) + " is not valid MessagePack");
     return v;
 }
 } // namespace
 
-void Store::Impl::journalRecord(RecordType type, const Bytes& payload) {
-    if (!persistent || replaying) return;
+void Store::Impl::journalRecord(RecordType type, const Bytes &payload) {
+    if (!persistent || replaying)
+        return;
     journal.append(type, payload);
 }
 
 void Store::Impl::maybeCompact() {
-    if (!persistent || replaying) return;
-    if (journal.bytesSinceCompaction() < std::max<uint64_t>(options.compactBytes, stateBytes)) return;
+    if (!persistent || replaying)
+        return;
+    if (journal.bytesSinceCompaction() < std::max<uint64_t>(options.compactBytes, stateBytes))
+        return;
     try {
         compactNow();
-    } catch (const Error&) {
+    } catch (const Error &) {
         // The journal already holds everything; compaction is retried after the next write.
     }
 }
 
 Bytes Store::Impl::encodeMeta() const {
     Value policies = Value::object();
-    for (const auto& c : colls)
-        if (c.policy != ConflictPolicy::Lww) policies[c.name] = conflictPolicyName(c.policy);
+    for (const auto &c : colls)
+        if (c.policy != ConflictPolicy::Lww)
+            policies[c.name] = conflictPolicyName(c.policy);
     Value cs = Value::array();
-    for (const auto& [id, c] : conflicts)
+    for (const auto &[id, c] : conflicts)
         cs.push_back(Value{{"collection", c.collection},
                            {"doc", c.doc},
                            {"field", c.field},
@@ -76,56 +84,59 @@ Bytes Store::Impl::encodeMeta() const {
                            {"remoteStamp", stampJson(*this, c.remoteStamp)},
                            {"localWins", c.localWins}});
     Value snaps = Value::array();
-    for (const auto& s : snapshots)
+    for (const auto &s : snapshots)
         snaps.push_back(Value{{"id", s.info.id},
                               {"label", s.info.label},
                               {"author", s.info.author},
                               {"createdAt", s.info.createdAt},
                               {"docCount", s.info.docCount},
                               {"state", Value::binary(s.state)}});
-    Value meta{{"format", 1},
-               {"site", sites[0].hex()},
-               {"schemaVersion", schemaVersion},
-               {"seq", seq},
-               {"hlc", clock.last()},
-               {"journalStart", journal.segment() + 1},
-               {"policies", policies},
-               {"conflicts", cs},
-               {"snapshots", snaps}};
+    Value meta{{"format", 1},          {"site", sites[0].hex()}, {"schemaVersion", schemaVersion},
+               {"seq", seq},           {"hlc", clock.last()},    {"journalStart", journal.segment() + 1},
+               {"policies", policies}, {"conflicts", cs},        {"snapshots", snaps}};
     return Value::to_msgpack(meta);
 }
 
-void Store::Impl::loadMeta(const Bytes& payload) {
+void Store::Impl::loadMeta(const Bytes &payload) {
     Value meta = parseMsgpack(payload, "state metadata");
-    if (num<uint32_t>(need(meta, "format"), "format") != 1) fail(ErrorCode::Decode, "unsupported state format");
+    if (num<uint32_t>(need(meta, "format"), "format") != 1)
+        fail(ErrorCode::Decode, "unsupported state format");
     SiteId site = SiteId::fromHex(str(need(meta, "site"), "site"));
-    if (site.isZero()) fail(ErrorCode::Decode, "metadata: the site id is zero");
+    if (site.isZero())
+        fail(ErrorCode::Decode, "metadata: the site id is zero");
     siteIndex.clear();
     sites.clear();
     internSite(site);
     schemaVersion = num<uint32_t>(need(meta, "schemaVersion"), "schemaVersion");
     seq = num<uint64_t>(need(meta, "seq"), "seq");
-    if (seq >= kMaxSeq) fail(ErrorCode::Decode, "metadata: 'seq' out of range");
+    if (seq >= kMaxSeq)
+        fail(ErrorCode::Decode, "metadata: 'seq' out of range");
     uint64_t h = num<uint64_t>(need(meta, "hlc"), "hlc");
-    if (h >= kMaxHlc) fail(ErrorCode::Decode, "metadata: 'hlc' out of range");
+    if (h >= kMaxHlc)
+        fail(ErrorCode::Decode, "metadata: 'hlc' out of range");
     clock.observe(h);
-    const Value& policies = need(meta, "policies");
-    if (!policies.is_object()) fail(ErrorCode::Decode, "metadata: 'policies' is not an object");
+    const Value &policies = need(meta, "policies");
+    if (!policies.is_object())
+        fail(ErrorCode::Decode, "metadata: 'policies' is not an object");
     for (auto it = policies.begin(); it != policies.end(); ++it)
         collection(it.key()).policy = parseConflictPolicy(str(it.value(), "policy"));
-    auto stamp = [&](const Value& v) {
-        if (!v.is_array() || v.size() != 3) fail(ErrorCode::Decode, "metadata: bad stamp");
+    auto stamp = [&](const Value &v) {
+        if (!v.is_array() || v.size() != 3)
+            fail(ErrorCode::Decode, "metadata: bad stamp");
         Stamp s;
         s.epoch = num<uint32_t>(v[0], "stamp epoch");
         s.hlc = num<uint64_t>(v[1], "stamp clock");
-        if (s.hlc >= kMaxHlc) fail(ErrorCode::Decode, "metadata: stamp clock out of range");
+        if (s.hlc >= kMaxHlc)
+            fail(ErrorCode::Decode, "metadata: stamp clock out of range");
         clock.observe(s.hlc);
-        if (s.hlc) s.site = internSite(SiteId::fromHex(str(v[2], "stamp site")));
+        if (s.hlc)
+            s.site = internSite(SiteId::fromHex(str(v[2], "stamp site")));
         return s;
     };
-    const Value& cs = need(meta, "conflicts");
-    if (!cs.is_array()) fail(ErrorCode::Decode, "metadata: 'conflicts' is not an array");
-    for (const auto& c : cs) {
+    const Value &cs = need(meta, "conflicts");
+    if (!cs.is_array())
+        fail(ErrorCode::Decode, "metadata: 'conflicts' is not an array");
+    for (const auto &c : cs) {
         ConflictState rec;
         rec.collection = str(need(c, "collection"), "collection");
         rec.doc = str(need(c, "doc"), "doc");
@@ -141,43 +152,52 @@ void Store::Impl::loadMeta(const Bytes& payload) {
         validateValue(rec.remoteValue, rec.field);
         conflicts[conflictId(rec.collection, rec.doc, rec.field)] = std::move(rec);
     }
-    const Value& snaps = need(meta, "snapshots");
-    if (!snaps.is_array()) fail(ErrorCode::Decode, "metadata: 'snapshots' is not an array");
-    for (const auto& s : snaps) {
+    const Value &snaps = need(meta, "snapshots");
+    if (!snaps.is_array())
+        fail(ErrorCode::Decode, "metadata: 'snapshots' is not an array");
+    for (const auto &s : snaps) {
         NamedSnapshot ns;
         ns.info.id = str(need(s, "id"), "snapshot id");
         ns.info.label = str(need(s, "label"), "snapshot label");
         ns.info.author = str(need(s, "author"), "snapshot author");
         ns.info.createdAt = num<uint64_t>(need(s, "createdAt"), "createdAt");
         ns.info.docCount = num<uint64_t>(need(s, "docCount"), "docCount");
-        const Value& st = need(s, "state");
-        if (!st.is_binary()) fail(ErrorCode::Decode, "metadata: snapshot state is not binary");
+        const Value &st = need(s, "state");
+        if (!st.is_binary())
+            fail(ErrorCode::Decode, "metadata: snapshot state is not binary");
         ns.state = Bytes(st.get_binary().begin(), st.get_binary().end());
         ns.info.bytes = ns.state.size();
         snapshots.push_back(std::move(ns));
     }
 }
 
-void Store::Impl::applyConfigRecord(const Bytes& payload) {
+void Store::Impl::applyConfigRecord(const Bytes &payload) {
     Value rec = parseMsgpack(payload, "configuration record");
-    if (!rec.is_object()) fail(ErrorCode::Decode, "configuration record is not an object");
-    if (rec.contains("schemaVersion")) schemaVersion = num<uint32_t>(rec["schemaVersion"], "schemaVersion");
+    if (!rec.is_object())
+        fail(ErrorCode::Decode, "configuration record is not an object");
+    if (rec.contains("schemaVersion"))
+        schemaVersion = num<uint32_t>(rec["schemaVersion"], "schemaVersion");
     if (rec.contains("collection")) {
-        const std::string& name = str(rec["collection"], "collection");
-        if (name.empty()) fail(ErrorCode::Decode, "configuration record with an empty collection name");
+        const std::string &name = str(rec["collection"], "collection");
+        if (name.empty())
+            fail(ErrorCode::Decode, "configuration record with an empty collection name");
         collection(name).policy = parseConflictPolicy(str(need(rec, "policy"), "policy"));
     }
 }
 
-void Store::Impl::replayRecord(RecordType type, const Bytes& payload) {
+void Store::Impl::replayRecord(RecordType type, const Bytes &payload) {
     switch (type) {
     case RecordType::Changes: {
         ChangeSet cs = decodeChangeSet(payload);
         applyChanges(cs, false, nullptr);
         break;
     }
-    case RecordType::Config: applyConfigRecord(payload); break;
-    case RecordType::Dismiss: conflicts.erase(std::string(payload.begin(), payload.end())); break;
+    case RecordType::Config:
+        applyConfigRecord(payload);
+        break;
+    case RecordType::Dismiss:
+        conflicts.erase(std::string(payload.begin(), payload.end()));
+        break;
     case RecordType::Snapshot: {
         Value rec = parseMsgpack(payload, "snapshot record");
         NamedSnapshot ns;
@@ -186,14 +206,16 @@ void Store::Impl::replayRecord(RecordType type, const Bytes& payload) {
         ns.info.author = str(need(rec, "author"), "snapshot author");
         ns.info.createdAt = num<uint64_t>(need(rec, "createdAt"), "createdAt");
         ns.info.docCount = num<uint64_t>(need(rec, "docCount"), "docCount");
-        const Value& st = need(rec, "state");
-        if (!st.is_binary()) fail(ErrorCode::Decode, "snapshot record state is not binary");
+        const Value &st = need(rec, "state");
+        if (!st.is_binary())
+            fail(ErrorCode::Decode, "snapshot record state is not binary");
         ns.state = Bytes(st.get_binary().begin(), st.get_binary().end());
         ns.info.bytes = ns.state.size();
         snapshots.push_back(std::move(ns));
         break;
     }
-    default: fail(ErrorCode::Decode, "unexpected record type in a journal");
+    default:
+        fail(ErrorCode::Decode, "unexpected record type in a journal");
     }
 }
 
@@ -210,15 +232,16 @@ void Store::Impl::resetState() {
     seq = 0;
 }
 
-void Store::Impl::load(OpenReport& report) {
-    const std::string& dir = options.directory;
+void Store::Impl::load(OpenReport &report) {
+    const std::string &dir = options.directory;
     makeDirectories(dir);
     const std::string statePath = dir + "/" + kStateFile;
     uint32_t journalStart = 0;
     bool haveState = false;
-    auto note = [&](const std::string& msg) {
+    auto note = [&](const std::string &msg) {
         report.damaged = true;
-        if (!report.message.empty()) report.message += "; ";
+        if (!report.message.empty())
+            report.message += "; ";
         report.message += msg;
     };
     replaying = true;
@@ -228,7 +251,8 @@ void Store::Impl::load(OpenReport& report) {
             if (file.size() < 8 || std::memcmp(file.data(), kStateMagic, 8) != 0)
                 fail(ErrorCode::Decode, "not a syncore state file");
             ScanResult scan = scanRecords(file.data() + 8, file.size() - 8, 8);
-            if (scan.damaged) fail(ErrorCode::Decode, scan.problem);
+            if (scan.damaged)
+                fail(ErrorCode::Decode, scan.problem);
             if (scan.records.size() != 2 || scan.records[0].type != RecordType::Meta ||
                 scan.records[1].type != RecordType::State)
                 fail(ErrorCode::Decode, "unexpected records");
@@ -241,7 +265,7 @@ void Store::Impl::load(OpenReport& report) {
             applyChanges(state, false, nullptr);
             haveState = true;
             stateBytes = file.size();
-        } catch (const Error& e) {
+        } catch (const Error &e) {
             note(std::string("state file damaged (") + e.what() + "); kept as syncore.state.damaged, journal replayed");
             report.droppedBytes += file.size();
             std::rename(statePath.c_str(), (statePath + ".damaged").c_str());
@@ -249,13 +273,15 @@ void Store::Impl::load(OpenReport& report) {
         }
     }
     std::vector<uint32_t> segs;
-    for (const auto& name : listDirectory(dir))
-        if (uint32_t n = Journal::parseSegmentName(name)) segs.push_back(n);
+    for (const auto &name : listDirectory(dir))
+        if (uint32_t n = Journal::parseSegmentName(name))
+            segs.push_back(n);
     std::sort(segs.begin(), segs.end());
     if (haveState) {
         // Segments before the state's journalStart were compacted into it (a crash can leave them behind).
         for (uint32_t n : segs)
-            if (n < journalStart) removeFile(dir + "/" + Journal::segmentName(n));
+            if (n < journalStart)
+                removeFile(dir + "/" + Journal::segmentName(n));
         segs.erase(std::remove_if(segs.begin(), segs.end(), [&](uint32_t n) { return n < journalStart; }), segs.end());
     }
     report.created = !haveState && segs.empty() && report.message.empty();
@@ -266,11 +292,11 @@ void Store::Impl::load(OpenReport& report) {
         ScanResult scan = scanRecords(data.data(), data.size());
         uint64_t good = scan.goodBytes;
         std::string problem = scan.damaged ? scan.problem : "";
-        for (const auto& rec : scan.records) {
+        for (const auto &rec : scan.records) {
             try {
                 replayRecord(rec.type, rec.payload);
                 ++report.records;
-            } catch (const Error& e) {
+            } catch (const Error &e) {
                 good = rec.offset;
                 problem = std::string("unreadable record (") + e.what() + ")";
                 break;
@@ -294,11 +320,13 @@ void Store::Impl::load(OpenReport& report) {
     replaying = false;
     journal.open(dir, last, options.segmentBytes, options.fsync);
     journal.resetBytes();
-    if (!haveState) compactNow(); // a new (or rescued) store writes its state file, site id included, at once
+    if (!haveState)
+        compactNow(); // a new (or rescued) store writes its state file, site id included, at once
 }
 
 void Store::Impl::compactNow() {
-    if (!persistent) return;
+    if (!persistent)
+        return;
     const std::string dir = options.directory;
     uint32_t next = journal.segment() + 1;
     Bytes file(kStateMagic, kStateMagic + 8);
@@ -308,24 +336,28 @@ void Store::Impl::compactNow() {
     appendRecord(file, RecordType::State, state.data(), state.size());
     writeFileAtomic(dir + "/" + kStateFile, file, options.fsync);
     journal.open(dir, next, options.segmentBytes, options.fsync);
-    for (const auto& name : listDirectory(dir)) {
+    for (const auto &name : listDirectory(dir)) {
         uint32_t n = Journal::parseSegmentName(name);
-        if (n && n < next) removeFile(dir + "/" + name);
+        if (n && n < next)
+            removeFile(dir + "/" + name);
     }
     stateBytes = file.size();
     journal.resetBytes();
 }
 
-std::unique_ptr<Store> Store::open(const StoreOptions& options, OpenReport* report) {
-    if (options.segmentBytes < 4096) fail(ErrorCode::OutOfRange, "segmentBytes must be at least 4096");
-    if (options.maxDocumentBytes == 0) fail(ErrorCode::OutOfRange, "maxDocumentBytes must be positive");
+std::unique_ptr<Store> Store::open(const StoreOptions &options, OpenReport *report) {
+    if (options.segmentBytes < 4096)
+        fail(ErrorCode::OutOfRange, "segmentBytes must be at least 4096");
+    if (options.maxDocumentBytes == 0)
+        fail(ErrorCode::OutOfRange, "maxDocumentBytes must be positive");
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     impl->clock.setSource(options.clock);
     SiteId site = options.siteId ? *options.siteId : SiteId::random();
-    if (site.isZero()) fail(ErrorCode::InvalidArgument, "site id must not be zero");
+    if (site.isZero())
+        fail(ErrorCode::InvalidArgument, "site id must not be zero");
     impl->internSite(site);
-    Impl* raw = impl.get();
+    Impl *raw = impl.get();
     std::unique_ptr<Store> store(new Store(std::move(impl)));
     raw->owner = store.get();
     OpenReport local;
@@ -335,12 +367,14 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, OpenReport* repo
     } else {
         local.created = true;
     }
-    if (report) *report = local;
+    if (report)
+        *report = local;
     return store;
 }
 
 void Store::compact() {
-    if (m->txn.active) fail(ErrorCode::InvalidArgument, "cannot compact inside a transaction");
+    if (m->txn.active)
+        fail(ErrorCode::InvalidArgument, "cannot compact inside a transaction");
     m->compactNow();
 }
 

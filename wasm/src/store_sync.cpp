@@ -11,13 +11,14 @@ namespace {
 
 // Builds a ChangeSet from store rows, translating store site/field/doc indexes to change-set ones.
 class Builder {
-public:
-    explicit Builder(const Store::Impl& m) : m_(m) {}
+  public:
+    explicit Builder(const Store::Impl &m) : m_(m) {}
 
-    CollectionChanges& part(const std::string& name) { return cs.collections[partIndex(name)]; }
-    size_t partIndex(const std::string& name) {
+    CollectionChanges &part(const std::string &name) { return cs.collections[partIndex(name)]; }
+    size_t partIndex(const std::string &name) {
         for (size_t i = 0; i < cs.collections.size(); ++i)
-            if (cs.collections[i].name == name) return i;
+            if (cs.collections[i].name == name)
+                return i;
         cs.collections.emplace_back();
         cs.collections.back().name = name;
         m_docs.emplace_back();
@@ -26,7 +27,8 @@ public:
     }
     // Sites and field names are few: a lookup table by store index, grown on demand.
     uint32_t site(uint32_t s) {
-        if (s >= m_sites.size()) m_sites.resize(s + 1, UINT32_MAX);
+        if (s >= m_sites.size())
+            m_sites.resize(s + 1, UINT32_MAX);
         if (m_sites[s] == UINT32_MAX) {
             m_sites[s] = static_cast<uint32_t>(cs.sites.size());
             cs.sites.push_back(m_.sites[s]);
@@ -34,7 +36,8 @@ public:
         return m_sites[s];
     }
     uint32_t field(uint32_t f) {
-        if (f >= m_fields.size()) m_fields.resize(f + 1, UINT32_MAX);
+        if (f >= m_fields.size())
+            m_fields.resize(f + 1, UINT32_MAX);
         if (m_fields[f] == UINT32_MAX) {
             m_fields[f] = static_cast<uint32_t>(cs.fieldNames.size());
             cs.fieldNames.push_back(m_.fieldNames[f]);
@@ -44,41 +47,44 @@ public:
     /** Large change sets (a whole state) map documents through a vector instead of a hash map. */
     void dense(size_t partIdx, size_t docs) { m_dense[partIdx].assign(docs, UINT32_MAX); }
 
-    uint32_t doc(size_t partIdx, uint32_t storeDoc, const std::string& id) {
-        auto& dense = m_dense[partIdx];
+    uint32_t doc(size_t partIdx, uint32_t storeDoc, const std::string &id) {
+        auto &dense = m_dense[partIdx];
         if (!dense.empty()) {
-            uint32_t& slot = dense[storeDoc];
+            uint32_t &slot = dense[storeDoc];
             if (slot == UINT32_MAX) {
                 slot = static_cast<uint32_t>(cs.collections[partIdx].docIds.size());
                 cs.collections[partIdx].docIds.push_back(id);
             }
             return slot;
         }
-        auto& map = m_docs[partIdx];
+        auto &map = m_docs[partIdx];
         auto it = map.find(storeDoc);
-        if (it != map.end()) return it->second;
-        auto& docIds = cs.collections[partIdx].docIds;
+        if (it != map.end())
+            return it->second;
+        auto &docIds = cs.collections[partIdx].docIds;
         uint32_t idx = static_cast<uint32_t>(docIds.size());
         docIds.push_back(id);
         map.emplace(storeDoc, idx);
         return idx;
     }
-    Stamp stamp(const Stamp& s) { return Stamp{s.hlc, s.epoch, site(s.site)}; }
-    Stamp base(const Stamp& s) {
-        if (s.isZero()) return s;
-        if (s.hlc == 0) return Stamp{0, s.epoch, 0}; // "no register in this epoch": the site is meaningless
+    Stamp stamp(const Stamp &s) { return Stamp{s.hlc, s.epoch, site(s.site)}; }
+    Stamp base(const Stamp &s) {
+        if (s.isZero())
+            return s;
+        if (s.hlc == 0)
+            return Stamp{0, s.epoch, 0}; // "no register in this epoch": the site is meaningless
         return stamp(s);
     }
 
     // Appends the row (kind, sub) of document d as a change-set row.
-    void addRow(size_t partIdx, uint32_t storeDoc, const DocState& d, RowKind kind, size_t sub) {
+    void addRow(size_t partIdx, uint32_t storeDoc, const DocState &d, RowKind kind, size_t sub) {
         Row row;
         row.kind = kind;
         if (kind == RowKind::Cl) {
             row.stamp = stamp(d.cl);
             row.seq = d.clSeq;
         } else if (kind == RowKind::Field) {
-            const FieldState& f = d.fields[sub];
+            const FieldState &f = d.fields[sub];
             row.stamp = stamp(f.stamp);
             row.field = field(f.name);
             row.flags = f.flags;
@@ -86,7 +92,7 @@ public:
             row.base = base(f.base);
             row.ref = &f.value; // borrowed: encoded before the store changes
         } else {
-            const CounterState& c = d.counters[sub];
+            const CounterState &c = d.counters[sub];
             row.stamp = stamp(c.stamp);
             row.field = field(c.name);
             row.seq = c.seq;
@@ -101,8 +107,8 @@ public:
 
     ChangeSet cs;
 
-private:
-    const Store::Impl& m_;
+  private:
+    const Store::Impl &m_;
     std::vector<uint32_t> m_sites, m_fields;
     std::vector<std::unordered_map<uint32_t, uint32_t>> m_docs;
     std::vector<std::vector<uint32_t>> m_dense;
@@ -116,49 +122,55 @@ struct RowRef {
     uint32_t sub;
 };
 
-template <typename F> void forEachRow(const DocState& d, uint32_t docIdx, F&& f) {
-    if (!d.cl.isZero()) f(RowRef{d.cl.site, d.clSeq, docIdx, RowKind::Cl, 0});
+template <typename F> void forEachRow(const DocState &d, uint32_t docIdx, F &&f) {
+    if (!d.cl.isZero())
+        f(RowRef{d.cl.site, d.clSeq, docIdx, RowKind::Cl, 0});
     for (uint32_t i = 0; i < d.fields.size(); ++i)
         f(RowRef{d.fields[i].stamp.site, d.fields[i].seq, docIdx, RowKind::Field, i});
     for (uint32_t i = 0; i < d.counters.size(); ++i)
         f(RowRef{d.counters[i].stamp.site, d.counters[i].seq, docIdx, RowKind::Counter, i});
 }
 
-size_t approxRowBytes(const DocState& d, const RowRef& r) {
+size_t approxRowBytes(const DocState &d, const RowRef &r) {
     size_t n = 12 + d.id.size() / 2;
-    if (r.kind == RowKind::Field) n += approxValueSize(d.fields[r.sub].value);
+    if (r.kind == RowKind::Field)
+        n += approxValueSize(d.fields[r.sub].value);
     return n;
 }
 
 } // namespace
 
-ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>>& docs, uint64_t minSeq,
-                                    const std::vector<uint64_t>& vvBefore) const {
+ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>> &docs, uint64_t minSeq,
+                                    const std::vector<uint64_t> &vvBefore) const {
     Builder b(*this);
     b.site(0); // this replica is site 0 of its own change sets
     std::map<uint32_t, std::vector<RowRef>> byColl;
-    for (const auto& touched : docs) {
+    for (const auto &touched : docs) {
         const uint32_t ci = touched.first;
-        const DocState& d = colls[ci].docs[touched.second];
-        std::vector<RowRef>& out = byColl[ci];
-        forEachRow(d, touched.second, [&](const RowRef& r) {
-            if (r.site == 0 && r.seq > minSeq) out.push_back(r);
+        const DocState &d = colls[ci].docs[touched.second];
+        std::vector<RowRef> &out = byColl[ci];
+        forEachRow(d, touched.second, [&](const RowRef &r) {
+            if (r.site == 0 && r.seq > minSeq)
+                out.push_back(r);
         });
     }
-    for (auto& [ci, rows] : byColl) {
-        std::sort(rows.begin(), rows.end(), [](const RowRef& a, const RowRef& b) { return a.seq < b.seq; });
+    for (auto &[ci, rows] : byColl) {
+        std::sort(rows.begin(), rows.end(), [](const RowRef &a, const RowRef &b) { return a.seq < b.seq; });
         size_t pi = b.partIndex(colls[ci].name);
-        if (rows.size() > 1024) b.dense(pi, colls[ci].docs.size());
+        if (rows.size() > 1024)
+            b.dense(pi, colls[ci].docs.size());
         b.cs.collections[pi].rows.reserve(rows.size());
-        for (const auto& r : rows) b.addRow(pi, r.doc, colls[ci].docs[r.doc], r.kind, r.sub);
+        for (const auto &r : rows)
+            b.addRow(pi, r.doc, colls[ci].docs[r.doc], r.kind, r.sub);
         uint64_t from = ci < vvBefore.size() && vvBefore[ci] != UINT64_MAX ? vvBefore[ci] : colls[ci].vvAt(0);
         b.cs.collections[pi].ranges.push_back(Range{0, from, seq});
     }
     // Collections touched without surviving rows (e.g. a put then a delete of a new document) still
     // advance: their range says "nothing else from me up to seq".
-    for (auto& [ci, di] : docs) {
+    for (auto &[ci, di] : docs) {
         (void)di;
-        if (byColl.count(ci)) continue;
+        if (byColl.count(ci))
+            continue;
         size_t pi = b.partIndex(colls[ci].name);
         if (b.cs.collections[pi].ranges.empty()) {
             uint64_t from = ci < vvBefore.size() && vvBefore[ci] != UINT64_MAX ? vvBefore[ci] : colls[ci].vvAt(0);
@@ -168,22 +180,24 @@ ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32
     return std::move(b.cs);
 }
 
-std::vector<Bytes> Store::changesSince(const SyncVector& have, const std::vector<std::string>& collections,
+std::vector<Bytes> Store::changesSince(const SyncVector &have, const std::vector<std::string> &collections,
                                        size_t maxBatchBytes) const {
     std::vector<uint32_t> order;
     if (collections.empty()) {
-        for (uint32_t i = 0; i < m->colls.size(); ++i) order.push_back(i);
+        for (uint32_t i = 0; i < m->colls.size(); ++i)
+            order.push_back(i);
     } else {
-        for (const auto& name : collections) {
+        for (const auto &name : collections) {
             auto it = m->collIndex.find(name);
-            if (it != m->collIndex.end()) order.push_back(it->second);
+            if (it != m->collIndex.end())
+                order.push_back(it->second);
         }
     }
     std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return m->colls[a].name < m->colls[b].name; });
     order.erase(std::unique(order.begin(), order.end()), order.end());
 
     std::vector<Bytes> out;
-    Builder* b = nullptr;
+    Builder *b = nullptr;
     std::unique_ptr<Builder> holder;
     size_t batchBytes = 0;
     auto newBatch = [&] {
@@ -192,28 +206,31 @@ std::vector<Bytes> Store::changesSince(const SyncVector& have, const std::vector
         batchBytes = 0;
     };
     auto flush = [&] {
-        if (b && !b->cs.empty()) out.push_back(encodeChangeSet(b->cs));
+        if (b && !b->cs.empty())
+            out.push_back(encodeChangeSet(b->cs));
         holder.reset();
         b = nullptr;
     };
 
     for (uint32_t ci : order) {
-        const CollectionState& c = m->colls[ci];
+        const CollectionState &c = m->colls[ci];
         // What the peer has, in store site indexes (sites we never heard of cannot be below our rows).
         std::vector<uint64_t> haveVv(m->sites.size(), 0);
         auto hit = have.find(c.name);
         if (hit != have.end())
-            for (const auto& [site, s] : hit->second) {
+            for (const auto &[site, s] : hit->second) {
                 auto si = m->siteIndex.find(site);
-                if (si != m->siteIndex.end()) haveVv[si->second] = s;
+                if (si != m->siteIndex.end())
+                    haveVv[si->second] = s;
             }
         std::vector<RowRef> rows;
         for (uint32_t di = 0; di < c.docs.size(); ++di)
-            forEachRow(c.docs[di], di, [&](const RowRef& r) {
-                if (r.seq > haveVv[r.site]) rows.push_back(r);
+            forEachRow(c.docs[di], di, [&](const RowRef &r) {
+                if (r.seq > haveVv[r.site])
+                    rows.push_back(r);
             });
         std::sort(rows.begin(), rows.end(),
-                  [](const RowRef& a, const RowRef& x) { return a.site != x.site ? a.site < x.site : a.seq < x.seq; });
+                  [](const RowRef &a, const RowRef &x) { return a.site != x.site ? a.site < x.site : a.seq < x.seq; });
 
         // Coverage bookkeeping per origin: `from` is what the receiver holds after the previous batch.
         std::vector<uint64_t> from = haveVv;
@@ -238,14 +255,16 @@ std::vector<Bytes> Store::changesSince(const SyncVector& have, const std::vector
             batchSites.clear();
         };
         auto ensureBatch = [&] {
-            if (!b) newBatch();
+            if (!b)
+                newBatch();
             pi = b->partIndex(c.name);
-            if (rows.size() > 1024) b->dense(pi, c.docs.size());
+            if (rows.size() > 1024)
+                b->dense(pi, c.docs.size());
         };
         ensureBatch();
         for (size_t i = 0; i < rows.size(); ++i) {
-            const RowRef& r = rows[i];
-            const DocState& d = c.docs[r.doc];
+            const RowRef &r = rows[i];
+            const DocState &d = c.docs[r.doc];
             if (maxBatchBytes && batchBytes > 0 && batchBytes + approxRowBytes(d, r) > maxBatchBytes) {
                 closeRanges(false, r.site);
                 flush();
@@ -262,7 +281,8 @@ std::vector<Bytes> Store::changesSince(const SyncVector& have, const std::vector
         closeRanges(true, UINT32_MAX);
         // Origins with nothing left to send (all overwritten) still let the receiver catch up its vector.
         for (uint32_t s = 0; s < c.vv.size(); ++s)
-            if (c.vv[s] > from[s]) b->cs.collections[pi].ranges.push_back(Range{b->site(s), from[s], c.vv[s]});
+            if (c.vv[s] > from[s])
+                b->cs.collections[pi].ranges.push_back(Range{b->site(s), from[s], c.vv[s]});
     }
     flush();
     return out;
@@ -270,43 +290,53 @@ std::vector<Bytes> Store::changesSince(const SyncVector& have, const std::vector
 
 Bytes Store::encodeState() const {
     auto batches = changesSince({}, {}, 0);
-    if (batches.empty()) return encodeChangeSet(ChangeSet());
+    if (batches.empty())
+        return encodeChangeSet(ChangeSet());
     return std::move(batches.front());
 }
 
-ApplyResult Store::apply(const Bytes& batch) {
-    if (m->txn.active) fail(ErrorCode::InvalidArgument, "cannot apply remote changes inside a transaction");
+ApplyResult Store::apply(const Bytes &batch) {
+    if (m->txn.active)
+        fail(ErrorCode::InvalidArgument, "cannot apply remote changes inside a transaction");
     ChangeSet cs = decodeChangeSet(batch);
     return m->applyChanges(cs, true, &batch);
 }
 
-ApplyResult Store::apply(const ChangeSet& batch) {
-    if (m->txn.active) fail(ErrorCode::InvalidArgument, "cannot apply remote changes inside a transaction");
+ApplyResult Store::apply(const ChangeSet &batch) {
+    if (m->txn.active)
+        fail(ErrorCode::InvalidArgument, "cannot apply remote changes inside a transaction");
     validateChangeSet(batch);
     ChangeSet copy = batch;
     return m->applyChanges(copy, true, nullptr);
 }
 
-void Store::Impl::clearResolved(const CollectionState& c, const DocState& d, uint32_t name, const Stamp& base,
-                                ApplyResult* res) {
-    if (conflicts.empty()) return;
+void Store::Impl::clearResolved(const CollectionState &c, const DocState &d, uint32_t name, const Stamp &base,
+                                ApplyResult *res) {
+    if (conflicts.empty())
+        return;
     std::string id = conflictId(c.name, d.id, fieldNames[name]);
     auto it = conflicts.find(id);
-    if (it == conflicts.end()) return;
-    const Stamp& top = cmp(it->second.localStamp, it->second.remoteStamp) >= 0 ? it->second.localStamp
-                                                                               : it->second.remoteStamp;
-    if (cmp(base, top) < 0) return; // the resolver had not seen this conflict's winner
-    if (txn.active) txn.undo.conflictsRemoved.push_back({id, it->second});
+    if (it == conflicts.end())
+        return;
+    const Stamp &top =
+        cmp(it->second.localStamp, it->second.remoteStamp) >= 0 ? it->second.localStamp : it->second.remoteStamp;
+    if (cmp(base, top) < 0)
+        return; // the resolver had not seen this conflict's winner
+    if (txn.active)
+        txn.undo.conflictsRemoved.push_back({id, it->second});
     conflicts.erase(it);
-    if (res) res->clearedConflicts.push_back(id);
+    if (res)
+        res->clearedConflicts.push_back(id);
 }
 
-void Store::Impl::detectConflict(CollectionState& c, DocState& d, const FieldState* cur, const Row& row,
-                                 const Value& rowValue, const Stamp& st, const Stamp& base, ApplyResult& res) {
-    if (c.policy == ConflictPolicy::Lww || !cur) return;
+void Store::Impl::detectConflict(CollectionState &c, DocState &d, const FieldState *cur, const Row &row,
+                                 const Value &rowValue, const Stamp &st, const Stamp &base, ApplyResult &res) {
+    if (c.policy == ConflictPolicy::Lww || !cur)
+        return;
     bool rowAbsent = row.flags & rowflag::Absent;
     bool curAbsent = cur->flags & rowflag::Absent;
-    if (rowAbsent == curAbsent && (rowAbsent || rowValue == cur->value)) return; // same outcome: nothing to choose
+    if (rowAbsent == curAbsent && (rowAbsent || rowValue == cur->value))
+        return; // same outcome: nothing to choose
     int order = cmp(st, cur->stamp);
     bool concurrent;
     if (order > 0) {
@@ -317,7 +347,8 @@ void Store::Impl::detectConflict(CollectionState& c, DocState& d, const FieldSta
         // Ours wins. Concurrent if our writer had not seen the incoming value.
         concurrent = cmp(cur->base, st) < 0;
     }
-    if (!concurrent) return;
+    if (!concurrent)
+        return;
     ConflictState rec;
     rec.collection = c.name;
     rec.doc = d.id;
@@ -334,28 +365,33 @@ void Store::Impl::detectConflict(CollectionState& c, DocState& d, const FieldSta
     res.newConflicts.push_back(id);
 }
 
-ApplyResult Store::Impl::applyChanges(ChangeSet& cs, bool journal, const Bytes* encoded) {
+ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded) {
     ApplyResult res;
     // Write ahead: once the record is on disk, applying cannot fail (the batch is validated).
-    if (journal && persistent && !replaying) journalRecord(RecordType::Changes, encoded ? *encoded : encodeChangeSet(cs));
+    if (journal && persistent && !replaying)
+        journalRecord(RecordType::Changes, encoded ? *encoded : encodeChangeSet(cs));
 
     std::vector<uint32_t> siteMap(cs.sites.size());
-    for (size_t i = 0; i < cs.sites.size(); ++i) siteMap[i] = internSite(cs.sites[i]);
+    for (size_t i = 0; i < cs.sites.size(); ++i)
+        siteMap[i] = internSite(cs.sites[i]);
     std::vector<uint32_t> fieldMap(cs.fieldNames.size());
-    for (size_t i = 0; i < cs.fieldNames.size(); ++i) fieldMap[i] = internField(cs.fieldNames[i]);
-    auto mapStamp = [&](const Stamp& s) {
-        if (s.isZero()) return s;
+    for (size_t i = 0; i < cs.fieldNames.size(); ++i)
+        fieldMap[i] = internField(cs.fieldNames[i]);
+    auto mapStamp = [&](const Stamp &s) {
+        if (s.isZero())
+            return s;
         return Stamp{s.hlc, s.epoch, s.hlc == 0 ? 0u : siteMap[s.site]};
     };
 
-    for (auto& part : cs.collections) {
+    for (auto &part : cs.collections) {
         uint32_t ci = collectionIndex(part.name);
         std::vector<int64_t> docMap(part.docIds.size(), -1); // change-set doc -> store doc, found lazily
         std::vector<char> changedDoc(part.docIds.size(), 0);
-        auto lookup = [&](uint32_t i) -> DocState* {
+        auto lookup = [&](uint32_t i) -> DocState * {
             if (docMap[i] < 0) {
                 auto it = colls[ci].index.find(part.docIds[i]);
-                if (it == colls[ci].index.end()) return nullptr;
+                if (it == colls[ci].index.end())
+                    return nullptr;
                 docMap[i] = it->second;
             }
             return &colls[ci].docs[static_cast<size_t>(docMap[i])];
@@ -363,30 +399,33 @@ ApplyResult Store::Impl::applyChanges(ChangeSet& cs, bool journal, const Bytes* 
         // Rows per document, so a new document's field vector is allocated once; a whole state loaded
         // into an empty collection sizes the collection once too.
         std::vector<uint32_t> rowsPerDoc(part.docIds.size(), 0);
-        for (const Row& row : part.rows) ++rowsPerDoc[row.doc];
+        for (const Row &row : part.rows)
+            ++rowsPerDoc[row.doc];
         if (colls[ci].docs.empty()) {
             colls[ci].docs.reserve(part.docIds.size());
             colls[ci].index.reserve(part.docIds.size());
         }
-        auto create = [&](uint32_t i) -> DocState& {
-            if (DocState* d = lookup(i)) return *d;
+        auto create = [&](uint32_t i) -> DocState & {
+            if (DocState *d = lookup(i))
+                return *d;
             bool created;
             docForWrite(ci, part.docIds[i], &created);
             docMap[i] = static_cast<int64_t>(colls[ci].docs.size() - 1);
             colls[ci].docs.back().fields.reserve(rowsPerDoc[i]);
             return colls[ci].docs.back();
         };
-        for (Row& row : part.rows) {
-            CollectionState& c = colls[ci];
+        for (Row &row : part.rows) {
+            CollectionState &c = colls[ci];
             Stamp st = mapStamp(row.stamp);
             clock.observe(st.hlc);
-            if (st.site == 0 && row.seq > seq) seq = row.seq; // our own rows coming back (journal replay)
-            DocState* d = lookup(row.doc);
+            if (st.site == 0 && row.seq > seq)
+                seq = row.seq; // our own rows coming back (journal replay)
+            DocState *d = lookup(row.doc);
             bool won = false;
             switch (row.kind) {
             case RowKind::Cl:
                 if (!d || cmp(st, d->cl) > 0) {
-                    DocState& dd = create(row.doc);
+                    DocState &dd = create(row.doc);
                     dd.cl = st;
                     dd.clSeq = row.seq;
                     raiseEpoch(c, dd, st.epoch);
@@ -394,14 +433,16 @@ ApplyResult Store::Impl::applyChanges(ChangeSet& cs, bool journal, const Bytes* 
                 }
                 break;
             case RowKind::Field: {
-                if (d && st.epoch < d->epoch) break; // written before a delete this replica has seen
+                if (d && st.epoch < d->epoch)
+                    break; // written before a delete this replica has seen
                 uint32_t name = fieldMap[row.field];
                 Stamp base = mapStamp(row.base);
-                FieldState* cur = d ? d->field(name) : nullptr;
+                FieldState *cur = d ? d->field(name) : nullptr;
                 int order = cur ? cmp(st, cur->stamp) : 1;
-                if (order != 0 && cur) detectConflict(c, *d, cur, row, row.value, st, base, res);
+                if (order != 0 && cur)
+                    detectConflict(c, *d, cur, row, row.value, st, base, res);
                 if (order > 0) {
-                    DocState& dd = create(row.doc);
+                    DocState &dd = create(row.doc);
                     raiseEpoch(c, dd, st.epoch);
                     cur = dd.field(name);
                     if (!cur) {
@@ -417,22 +458,27 @@ ApplyResult Store::Impl::applyChanges(ChangeSet& cs, bool journal, const Bytes* 
                     won = true;
                     d = &dd;
                 }
-                if ((row.flags & rowflag::Resolves) && d) clearResolved(c, *d, name, base, &res);
+                if ((row.flags & rowflag::Resolves) && d)
+                    clearResolved(c, *d, name, base, &res);
                 break;
             }
             case RowKind::Counter: {
-                if (d && st.epoch < d->epoch) break;
+                if (d && st.epoch < d->epoch)
+                    break;
                 uint32_t name = fieldMap[row.field];
-                CounterState* cur = nullptr;
+                CounterState *cur = nullptr;
                 if (d)
-                    for (auto& x : d->counters)
-                        if (x.name == name && x.stamp.site == st.site) cur = &x;
-                if (cur && cmp(st, cur->stamp) <= 0) break;
-                DocState& dd = create(row.doc);
+                    for (auto &x : d->counters)
+                        if (x.name == name && x.stamp.site == st.site)
+                            cur = &x;
+                if (cur && cmp(st, cur->stamp) <= 0)
+                    break;
+                DocState &dd = create(row.doc);
                 raiseEpoch(c, dd, st.epoch); // may prune dd.counters: find the contribution again
                 cur = nullptr;
-                for (auto& x : dd.counters)
-                    if (x.name == name && x.stamp.site == st.site) cur = &x;
+                for (auto &x : dd.counters)
+                    if (x.name == name && x.stamp.site == st.site)
+                        cur = &x;
                 if (!cur) {
                     dd.counters.emplace_back();
                     cur = &dd.counters.back();
@@ -454,60 +500,73 @@ ApplyResult Store::Impl::applyChanges(ChangeSet& cs, bool journal, const Bytes* 
                 }
             }
         }
-        CollectionState& c = colls[ci];
-        for (const Range& g : part.ranges) {
+        CollectionState &c = colls[ci];
+        for (const Range &g : part.ranges) {
             uint32_t s = siteMap[g.site];
-            if (c.vvAt(s) >= g.from) c.raiseVv(s, g.to);
-            if (s == 0 && g.to > seq && c.vvAt(0) >= g.to) seq = g.to;
+            if (c.vvAt(s) >= g.from)
+                c.raiseVv(s, g.to);
+            if (s == 0 && g.to > seq && c.vvAt(0) >= g.to)
+                seq = g.to;
         }
     }
-    for (auto& id : clearedByEpoch) res.clearedConflicts.push_back(std::move(id));
+    for (auto &id : clearedByEpoch)
+        res.clearedConflicts.push_back(std::move(id));
     clearedByEpoch.clear();
-    if (journal && persistent && !replaying) maybeCompact();
+    if (journal && persistent && !replaying)
+        maybeCompact();
     return res;
 }
 
-VersionVector Store::versionVector(const std::string& collection) const {
+VersionVector Store::versionVector(const std::string &collection) const {
     VersionVector out;
-    const CollectionState* c = m->findCollection(collection);
-    if (!c) return out;
+    const CollectionState *c = m->findCollection(collection);
+    if (!c)
+        return out;
     for (uint32_t s = 0; s < c->vv.size(); ++s)
-        if (c->vv[s]) out[m->sites[s]] = c->vv[s];
+        if (c->vv[s])
+            out[m->sites[s]] = c->vv[s];
     return out;
 }
 
 SyncVector Store::syncVector() const {
     SyncVector out;
-    for (const auto& c : m->colls) out[c.name] = versionVector(c.name);
+    for (const auto &c : m->colls)
+        out[c.name] = versionVector(c.name);
     return out;
 }
 
 uint64_t Store::stateHash() const {
     Fnv64 h;
-    std::vector<const CollectionState*> cs;
-    for (const auto& c : m->colls) cs.push_back(&c);
-    std::sort(cs.begin(), cs.end(), [](auto* a, auto* b) { return a->name < b->name; });
-    auto stamp = [&](const Stamp& s) {
+    std::vector<const CollectionState *> cs;
+    for (const auto &c : m->colls)
+        cs.push_back(&c);
+    std::sort(cs.begin(), cs.end(), [](auto *a, auto *b) { return a->name < b->name; });
+    auto stamp = [&](const Stamp &s) {
         h.add64(s.epoch);
         h.add64(s.hlc);
-        if (s.hlc) h.add(m->sites[s.site].bytes.data(), 16);
+        if (s.hlc)
+            h.add(m->sites[s.site].bytes.data(), 16);
     };
-    for (const CollectionState* c : cs) {
-        std::vector<const DocState*> docs;
-        for (const auto& d : c->docs)
-            if (d.epoch || !d.cl.isZero()) docs.push_back(&d);
-        if (docs.empty()) continue;
+    for (const CollectionState *c : cs) {
+        std::vector<const DocState *> docs;
+        for (const auto &d : c->docs)
+            if (d.epoch || !d.cl.isZero())
+                docs.push_back(&d);
+        if (docs.empty())
+            continue;
         h.add(c->name);
-        std::sort(docs.begin(), docs.end(), [](auto* a, auto* b) { return a->id < b->id; });
-        for (const DocState* d : docs) {
+        std::sort(docs.begin(), docs.end(), [](auto *a, auto *b) { return a->id < b->id; });
+        for (const DocState *d : docs) {
             h.add(d->id);
             h.add64(d->epoch);
             stamp(d->cl);
             h.add64(d->clSeq);
-            std::vector<const FieldState*> fs;
-            for (const auto& f : d->fields) fs.push_back(&f);
-            std::sort(fs.begin(), fs.end(), [&](auto* a, auto* b) { return m->fieldNames[a->name] < m->fieldNames[b->name]; });
-            for (const FieldState* f : fs) {
+            std::vector<const FieldState *> fs;
+            for (const auto &f : d->fields)
+                fs.push_back(&f);
+            std::sort(fs.begin(), fs.end(),
+                      [&](auto *a, auto *b) { return m->fieldNames[a->name] < m->fieldNames[b->name]; });
+            for (const FieldState *f : fs) {
                 h.add(m->fieldNames[f->name]);
                 h.add64(f->flags);
                 stamp(f->stamp);
@@ -515,14 +574,15 @@ uint64_t Store::stateHash() const {
                 h.add64(f->seq);
                 hashValue(h, f->value);
             }
-            std::vector<const CounterState*> ks;
-            for (const auto& k : d->counters) ks.push_back(&k);
-            std::sort(ks.begin(), ks.end(), [&](auto* a, auto* b) {
-                const auto& na = m->fieldNames[a->name];
-                const auto& nb = m->fieldNames[b->name];
+            std::vector<const CounterState *> ks;
+            for (const auto &k : d->counters)
+                ks.push_back(&k);
+            std::sort(ks.begin(), ks.end(), [&](auto *a, auto *b) {
+                const auto &na = m->fieldNames[a->name];
+                const auto &nb = m->fieldNames[b->name];
                 return na != nb ? na < nb : m->sites[a->stamp.site] < m->sites[b->stamp.site];
             });
-            for (const CounterState* k : ks) {
+            for (const CounterState *k : ks) {
                 h.add(m->fieldNames[k->name]);
                 stamp(k->stamp);
                 stamp(k->base);
@@ -534,10 +594,10 @@ uint64_t Store::stateHash() const {
     return h.h;
 }
 
-void checkClockSkew(const ChangeSet& cs, uint64_t nowMs, uint64_t maxSkewMs) {
+void checkClockSkew(const ChangeSet &cs, uint64_t nowMs, uint64_t maxSkewMs) {
     uint64_t limit = hlc::pack(nowMs + maxSkewMs, 0xffff);
-    for (const auto& c : cs.collections)
-        for (const auto& r : c.rows)
+    for (const auto &c : cs.collections)
+        for (const auto &r : c.rows)
             if (r.stamp.hlc > limit)
                 fail(ErrorCode::ClockSkew, "a change in collection '" + c.name + "' is stamped " +
                                                std::to_string(hlc::physicalMs(r.stamp.hlc) - nowMs) +

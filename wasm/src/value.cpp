@@ -13,26 +13,29 @@ namespace {
 
 // Walks without building paths; only on failure is the path of the bad value spelled out.
 struct PathStep {
-    const PathStep* parent;
-    const std::string* key; // object member, or null for an array index
+    const PathStep *parent;
+    const std::string *key; // object member, or null for an array index
     size_t index;
 };
 
-std::string spell(const std::string& root, const PathStep* step) {
-    std::vector<const PathStep*> steps;
-    for (; step; step = step->parent) steps.push_back(step);
+std::string spell(const std::string &root, const PathStep *step) {
+    std::vector<const PathStep *> steps;
+    for (; step; step = step->parent)
+        steps.push_back(step);
     std::string out = root;
     for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
-        if ((*it)->key) out += "." + *(*it)->key;
-        else out += "[" + std::to_string((*it)->index) + "]";
+        if ((*it)->key)
+            out += "." + *(*it)->key;
+        else
+            out += "[" + std::to_string((*it)->index) + "]";
     }
     return out;
 }
 
-void validateAt(const Value& v, const std::string& root, const PathStep* at, int depth) {
+void validateAt(const Value &v, const std::string &root, const PathStep *at, int depth) {
     if (depth > kMaxValueDepth)
-        fail(ErrorCode::InvalidArgument, "value at '" + spell(root, at) + "' nests deeper than " +
-                                             std::to_string(kMaxValueDepth) + " levels");
+        fail(ErrorCode::InvalidArgument,
+             "value at '" + spell(root, at) + "' nests deeper than " + std::to_string(kMaxValueDepth) + " levels");
     switch (v.type()) {
     case Value::value_t::number_float: {
         double d = v.get<double>();
@@ -43,7 +46,7 @@ void validateAt(const Value& v, const std::string& root, const PathStep* at, int
     }
     case Value::value_t::array: {
         size_t i = 0;
-        for (const auto& item : v) {
+        for (const auto &item : v) {
             PathStep step{at, nullptr, i++};
             validateAt(item, root, &step, depth + 1);
         }
@@ -68,20 +71,20 @@ enum Tag : uint8_t {
     TNull = 0,
     TFalse = 1,
     TTrue = 2,
-    TInt = 3,    // zigzag varint
-    TUint = 4,   // varint, for integers above INT64_MAX
-    TDouble = 5, // 8 bytes little endian
-    TStr = 6,    // varint length + bytes
-    TStrRef = 7, // varint index into the string table
-    TArray = 8,  // varint count + values
-    TObject = 9, // varint count + (key, value); a key is a TStr/TStrRef/short string without its tag byte rules
+    TInt = 3,         // zigzag varint
+    TUint = 4,        // varint, for integers above INT64_MAX
+    TDouble = 5,      // 8 bytes little endian
+    TStr = 6,         // varint length + bytes
+    TStrRef = 7,      // varint index into the string table
+    TArray = 8,       // varint count + values
+    TObject = 9,      // varint count + (key, value); a key is a TStr/TStrRef/short string without its tag byte rules
     TSmallInt = 0x10, // 0x10..0x3f: integers 0..47
     TShortStr = 0x40, // 0x40..0x7f: strings of 0..63 bytes, bytes follow
 };
 constexpr int kSmallIntCount = 0x40 - 0x10;
 constexpr size_t kShortStrMax = 0x40 - 1;
 
-void writeString(Writer& w, const std::string& s, const StringTable& table) {
+void writeString(Writer &w, const std::string &s, const StringTable &table) {
     int64_t idx = table.find(s);
     if (idx >= 0) {
         w.u8(TStrRef);
@@ -95,13 +98,15 @@ void writeString(Writer& w, const std::string& s, const StringTable& table) {
     }
 }
 
-std::string readString(Reader& r, uint8_t tag, const std::vector<std::string>& table) {
+std::string readString(Reader &r, uint8_t tag, const std::vector<std::string> &table) {
     if (tag == TStrRef) {
         uint64_t idx = r.varint("string reference");
-        if (idx >= table.size()) fail(ErrorCode::Decode, "string reference out of range");
+        if (idx >= table.size())
+            fail(ErrorCode::Decode, "string reference out of range");
         return table[idx];
     }
-    if (tag == TStr) return r.str("string");
+    if (tag == TStr)
+        return r.str("string");
     if (tag >= TShortStr && tag < TShortStr + 0x40) {
         size_t n = tag - TShortStr;
         std::string s(n, '\0');
@@ -111,83 +116,109 @@ std::string readString(Reader& r, uint8_t tag, const std::vector<std::string>& t
     fail(ErrorCode::Decode, "expected a string, found tag " + std::to_string(tag));
 }
 
-void hashString(Fnv64& h, const std::string& s) { h.add(s); }
+void hashString(Fnv64 &h, const std::string &s) { h.add(s); }
 
 } // namespace
 
-void validateValue(const Value& v, const std::string& path) { validateAt(v, path, nullptr, 0); }
+void validateValue(const Value &v, const std::string &path) { validateAt(v, path, nullptr, 0); }
 
-int typeRank(const Value& v) {
+int typeRank(const Value &v) {
     switch (v.type()) {
-    case Value::value_t::null: return 0;
-    case Value::value_t::boolean: return 1;
+    case Value::value_t::null:
+        return 0;
+    case Value::value_t::boolean:
+        return 1;
     case Value::value_t::number_integer:
     case Value::value_t::number_unsigned:
-    case Value::value_t::number_float: return 2;
-    case Value::value_t::string: return 3;
-    case Value::value_t::array: return 4;
-    case Value::value_t::object: return 5;
-    default: return 6;
+    case Value::value_t::number_float:
+        return 2;
+    case Value::value_t::string:
+        return 3;
+    case Value::value_t::array:
+        return 4;
+    case Value::value_t::object:
+        return 5;
+    default:
+        return 6;
     }
 }
 
-int compareValues(const Value& a, const Value& b) {
+int compareValues(const Value &a, const Value &b) {
     int ra = typeRank(a), rb = typeRank(b);
-    if (ra != rb) return ra < rb ? -1 : 1;
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
     switch (ra) {
-    case 0: return 0;
-    case 1: return static_cast<int>(a.get<bool>()) - static_cast<int>(b.get<bool>());
-    case 2: return a < b ? -1 : (b < a ? 1 : 0); // nlohmann compares int/uint/float numerically
+    case 0:
+        return 0;
+    case 1:
+        return static_cast<int>(a.get<bool>()) - static_cast<int>(b.get<bool>());
+    case 2:
+        return a < b ? -1 : (b < a ? 1 : 0); // nlohmann compares int/uint/float numerically
     case 3: {
-        const auto& sa = a.get_ref<const std::string&>();
-        const auto& sb = b.get_ref<const std::string&>();
+        const auto &sa = a.get_ref<const std::string &>();
+        const auto &sb = b.get_ref<const std::string &>();
         int c = sa.compare(sb);
         return c < 0 ? -1 : (c > 0 ? 1 : 0);
     }
     case 4: {
         size_t n = std::min(a.size(), b.size());
         for (size_t i = 0; i < n; ++i)
-            if (int c = compareValues(a[i], b[i])) return c;
+            if (int c = compareValues(a[i], b[i]))
+                return c;
         return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
     }
     case 5: {
         auto ia = a.begin(), ib = b.begin(); // nlohmann::json objects iterate in key order
         for (; ia != a.end() && ib != b.end(); ++ia, ++ib) {
             int c = ia.key().compare(ib.key());
-            if (c) return c < 0 ? -1 : 1;
-            if (int cv = compareValues(ia.value(), ib.value())) return cv;
+            if (c)
+                return c < 0 ? -1 : 1;
+            if (int cv = compareValues(ia.value(), ib.value()))
+                return cv;
         }
-        if (ia == a.end() && ib == b.end()) return 0;
+        if (ia == a.end() && ib == b.end())
+            return 0;
         return ia == a.end() ? -1 : 1;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
-size_t approxValueSize(const Value& v) {
+size_t approxValueSize(const Value &v) {
     switch (v.type()) {
-    case Value::value_t::string: return v.get_ref<const std::string&>().size() + 2;
+    case Value::value_t::string:
+        return v.get_ref<const std::string &>().size() + 2;
     case Value::value_t::array: {
         size_t n = 2;
-        for (const auto& x : v) n += approxValueSize(x);
+        for (const auto &x : v)
+            n += approxValueSize(x);
         return n;
     }
     case Value::value_t::object: {
         size_t n = 2;
-        for (auto it = v.begin(); it != v.end(); ++it) n += it.key().size() + 2 + approxValueSize(it.value());
+        for (auto it = v.begin(); it != v.end(); ++it)
+            n += it.key().size() + 2 + approxValueSize(it.value());
         return n;
     }
-    case Value::value_t::number_float: return 9;
+    case Value::value_t::number_float:
+        return 9;
     case Value::value_t::number_integer:
-    case Value::value_t::number_unsigned: return 5;
-    default: return 1;
+    case Value::value_t::number_unsigned:
+        return 5;
+    default:
+        return 1;
     }
 }
 
-void hashValue(Fnv64& h, const Value& v) {
+void hashValue(Fnv64 &h, const Value &v) {
     switch (v.type()) {
-    case Value::value_t::null: h.add64(0xA0); break;
-    case Value::value_t::boolean: h.add64(v.get<bool>() ? 0xA2 : 0xA1); break;
+    case Value::value_t::null:
+        h.add64(0xA0);
+        break;
+    case Value::value_t::boolean:
+        h.add64(v.get<bool>() ? 0xA2 : 0xA1);
+        break;
     case Value::value_t::number_integer:
     case Value::value_t::number_unsigned:
     case Value::value_t::number_float: {
@@ -210,12 +241,13 @@ void hashValue(Fnv64& h, const Value& v) {
     }
     case Value::value_t::string:
         h.add64(0xA4);
-        hashString(h, v.get_ref<const std::string&>());
+        hashString(h, v.get_ref<const std::string &>());
         break;
     case Value::value_t::array:
         h.add64(0xA5);
         h.add64(v.size());
-        for (const auto& x : v) hashValue(h, x);
+        for (const auto &x : v)
+            hashValue(h, x);
         break;
     case Value::value_t::object:
         h.add64(0xA6);
@@ -225,15 +257,20 @@ void hashValue(Fnv64& h, const Value& v) {
             hashValue(h, it.value());
         }
         break;
-    default: h.add64(0xAF); break;
+    default:
+        h.add64(0xAF);
+        break;
     }
 }
 
-void StringTable::countValue(const Value& v) {
+void StringTable::countValue(const Value &v) {
     switch (v.type()) {
-    case Value::value_t::string: count(v.get_ref<const std::string&>()); break;
+    case Value::value_t::string:
+        count(v.get_ref<const std::string &>());
+        break;
     case Value::value_t::array:
-        for (const auto& x : v) countValue(x);
+        for (const auto &x : v)
+            countValue(x);
         break;
     case Value::value_t::object:
         for (auto it = v.begin(); it != v.end(); ++it) {
@@ -241,36 +278,43 @@ void StringTable::countValue(const Value& v) {
             countValue(it.value());
         }
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
 void StringTable::build() {
     std::vector<std::pair<uint32_t, std::string_view>> repeated;
-    for (auto& [s, n] : m_counts)
-        if (n >= 2 && s.size() >= 2) repeated.push_back({n, s});
+    for (auto &[s, n] : m_counts)
+        if (n >= 2 && s.size() >= 2)
+            repeated.push_back({n, s});
     // Most used first, so the common strings get one-byte indexes; ties by text for determinism.
-    std::sort(repeated.begin(), repeated.end(), [](const auto& a, const auto& b) {
+    std::sort(repeated.begin(), repeated.end(), [](const auto &a, const auto &b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
     m_strings.reserve(repeated.size()); // no reallocation: the index views these strings
-    for (auto& [n, s] : repeated) {
+    for (auto &[n, s] : repeated) {
         m_strings.emplace_back(s);
         m_index.emplace(std::string_view(m_strings.back()), static_cast<uint32_t>(m_strings.size() - 1));
     }
     m_counts.clear();
 }
 
-int64_t StringTable::find(const std::string& s) const {
-    if (m_index.empty()) return -1;
+int64_t StringTable::find(const std::string &s) const {
+    if (m_index.empty())
+        return -1;
     auto it = m_index.find(s);
     return it == m_index.end() ? -1 : static_cast<int64_t>(it->second);
 }
 
-void writeValue(Writer& w, const Value& v, const StringTable& table) {
+void writeValue(Writer &w, const Value &v, const StringTable &table) {
     switch (v.type()) {
-    case Value::value_t::null: w.u8(TNull); break;
-    case Value::value_t::boolean: w.u8(v.get<bool>() ? TTrue : TFalse); break;
+    case Value::value_t::null:
+        w.u8(TNull);
+        break;
+    case Value::value_t::boolean:
+        w.u8(v.get<bool>() ? TTrue : TFalse);
+        break;
     case Value::value_t::number_integer: {
         int64_t i = v.get<int64_t>();
         if (i >= 0 && i < kSmallIntCount) {
@@ -298,11 +342,14 @@ void writeValue(Writer& w, const Value& v, const StringTable& table) {
         w.u8(TDouble);
         w.f64(v.get<double>());
         break;
-    case Value::value_t::string: writeString(w, v.get_ref<const std::string&>(), table); break;
+    case Value::value_t::string:
+        writeString(w, v.get_ref<const std::string &>(), table);
+        break;
     case Value::value_t::array:
         w.u8(TArray);
         w.varint(v.size());
-        for (const auto& x : v) writeValue(w, x, table);
+        for (const auto &x : v)
+            writeValue(w, x, table);
         break;
     case Value::value_t::object:
         w.u8(TObject);
@@ -312,33 +359,42 @@ void writeValue(Writer& w, const Value& v, const StringTable& table) {
             writeValue(w, it.value(), table);
         }
         break;
-    default: fail(ErrorCode::InvalidArgument, "cannot encode a non-JSON value");
+    default:
+        fail(ErrorCode::InvalidArgument, "cannot encode a non-JSON value");
     }
 }
 
-Value readValue(Reader& r, const std::vector<std::string>& table, int depth) {
-    if (depth > kMaxValueDepth) fail(ErrorCode::Decode, "value nests too deep");
+Value readValue(Reader &r, const std::vector<std::string> &table, int depth) {
+    if (depth > kMaxValueDepth)
+        fail(ErrorCode::Decode, "value nests too deep");
     uint8_t tag = r.u8("value tag");
     switch (tag) {
-    case TNull: return Value();
-    case TFalse: return Value(false);
-    case TTrue: return Value(true);
-    case TInt: return Value(r.svarint("integer"));
+    case TNull:
+        return Value();
+    case TFalse:
+        return Value(false);
+    case TTrue:
+        return Value(true);
+    case TInt:
+        return Value(r.svarint("integer"));
     case TUint: {
         uint64_t u = r.varint("integer");
-        if (u <= static_cast<uint64_t>(INT64_MAX)) fail(ErrorCode::Decode, "non-canonical unsigned integer");
+        if (u <= static_cast<uint64_t>(INT64_MAX))
+            fail(ErrorCode::Decode, "non-canonical unsigned integer");
         return Value(u);
     }
     case TDouble: {
         double d = r.f64("number");
-        if (!std::isfinite(d)) fail(ErrorCode::Decode, "number is NaN or Infinity");
+        if (!std::isfinite(d))
+            fail(ErrorCode::Decode, "number is NaN or Infinity");
         return Value(d);
     }
     case TArray: {
         size_t n = r.count("array items");
         Value a = Value::array();
-        a.get_ref<Value::array_t&>().reserve(n);
-        for (size_t i = 0; i < n; ++i) a.push_back(readValue(r, table, depth + 1));
+        a.get_ref<Value::array_t &>().reserve(n);
+        for (size_t i = 0; i < n; ++i)
+            a.push_back(readValue(r, table, depth + 1));
         return a;
     }
     case TObject: {
@@ -347,13 +403,15 @@ Value readValue(Reader& r, const std::vector<std::string>& table, int depth) {
         for (size_t i = 0; i < n; ++i) {
             std::string key = readString(r, r.u8("object key"), table);
             Value item = readValue(r, table, depth + 1);
-            if (o.contains(key)) fail(ErrorCode::Decode, "duplicate object key '" + key + "'");
+            if (o.contains(key))
+                fail(ErrorCode::Decode, "duplicate object key '" + key + "'");
             o[std::move(key)] = std::move(item);
         }
         return o;
     }
     default:
-        if (tag >= TSmallInt && tag < TSmallInt + kSmallIntCount) return Value(static_cast<int64_t>(tag - TSmallInt));
+        if (tag >= TSmallInt && tag < TSmallInt + kSmallIntCount)
+            return Value(static_cast<int64_t>(tag - TSmallInt));
         if (tag == TStr || tag == TStrRef || (tag >= TShortStr && tag < TShortStr + 0x40))
             return Value(readString(r, tag, table));
         fail(ErrorCode::Decode, "unknown value tag " + std::to_string(tag));

@@ -43,8 +43,8 @@ struct Row {
     Value value;        // Field: the value (null when Absent); Counter: the running total (a number)
     /** When set, the encoder reads the value from here instead (change sets built from a store borrow
      *  its values rather than copying them; such a change set must be encoded before the store changes). */
-    const Value* ref = nullptr;
-    const Value& val() const { return ref ? *ref : value; }
+    const Value *ref = nullptr;
+    const Value &val() const { return ref ? *ref : value; }
 };
 
 struct Range {
@@ -70,21 +70,21 @@ struct ChangeSet {
 };
 
 /** Bounds a valid change set respects, so a hostile one cannot make the next local write wrap around. */
-constexpr uint64_t kMaxSeq = 1ull << 53;  // sequence numbers (and range ends)
-constexpr uint64_t kMaxHlc = 1ull << 62;  // packed clock values (physical ms < 2^46, far past year 3000)
+constexpr uint64_t kMaxSeq = 1ull << 53; // sequence numbers (and range ends)
+constexpr uint64_t kMaxHlc = 1ull << 62; // packed clock values (physical ms < 2^46, far past year 3000)
 
 /** Current change-set encoding version (docs/FORMAT.md, "Change set"). */
 constexpr uint8_t kChangeSetVersion = 1;
 
-Bytes encodeChangeSet(const ChangeSet& cs);
+Bytes encodeChangeSet(const ChangeSet &cs);
 /**
  * Decodes and validates structure: every index in range, every value valid, kinds and flags known.
  * Throws Error(Decode) naming the problem; allocations are bounded by the input size.
  */
-ChangeSet decodeChangeSet(const uint8_t* data, size_t size);
-inline ChangeSet decodeChangeSet(const Bytes& b) { return decodeChangeSet(b.data(), b.size()); }
+ChangeSet decodeChangeSet(const uint8_t *data, size_t size);
+inline ChangeSet decodeChangeSet(const Bytes &b) { return decodeChangeSet(b.data(), b.size()); }
 
 /** Checks the structural rules the decoder enforces, for change sets built in memory. */
-void validateChangeSet(const ChangeSet& cs);
+void validateChangeSet(const ChangeSet &cs);
 
 } // namespace syncore

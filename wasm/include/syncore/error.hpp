@@ -19,17 +19,17 @@ enum class ErrorCode : int {
     Internal = 9,        // an invariant of the core was broken (a bug)
 };
 
-const char* errorCodeName(ErrorCode code) noexcept;
+const char *errorCodeName(ErrorCode code) noexcept;
 
 class Error : public std::runtime_error {
-public:
-    Error(ErrorCode code, const std::string& message) : std::runtime_error(message), m_code(code) {}
+  public:
+    Error(ErrorCode code, const std::string &message) : std::runtime_error(message), m_code(code) {}
     ErrorCode code() const noexcept { return m_code; }
 
-private:
+  private:
     ErrorCode m_code;
 };
 
-[[noreturn]] void fail(ErrorCode code, const std::string& message);
+[[noreturn]] void fail(ErrorCode code, const std::string &message);
 
 } // namespace syncore

@@ -21,20 +21,21 @@ uint64_t systemNowMs();
  * win over everything this replica has seen, and a fast remote clock cannot make local writes lose.
  */
 class Clock {
-public:
+  public:
     using Source = std::function<uint64_t()>;
     explicit Clock(Source source = nullptr);
 
     uint64_t next();
     /** Records a stamp seen in a remote change. */
     void observe(uint64_t h) {
-        if (h > m_last) m_last = h;
+        if (h > m_last)
+            m_last = h;
     }
     uint64_t last() const { return m_last; }
     uint64_t nowMs() const;
     void setSource(Source source) { m_source = std::move(source); }
 
-private:
+  private:
     Source m_source;
     uint64_t m_last = 0;
 };

@@ -14,15 +14,15 @@ constexpr size_t kRecordHeaderBytes = 9;
 constexpr uint32_t kMaxRecordBytes = 1u << 30;
 
 enum class RecordType : uint8_t {
-    Meta = 1,      // state file: store metadata (MessagePack map)
-    State = 2,     // state file: the full state as a change set
-    Changes = 3,   // journal: a change set applied (local transaction or remote batch)
-    Config = 4,    // journal: collection policy or schema version (MessagePack map)
-    Dismiss = 5,   // journal: a conflict record dropped locally (its id)
-    Snapshot = 6,  // journal: a named snapshot created (MessagePack map with the state blob)
+    Meta = 1,     // state file: store metadata (MessagePack map)
+    State = 2,    // state file: the full state as a change set
+    Changes = 3,  // journal: a change set applied (local transaction or remote batch)
+    Config = 4,   // journal: collection policy or schema version (MessagePack map)
+    Dismiss = 5,  // journal: a conflict record dropped locally (its id)
+    Snapshot = 6, // journal: a named snapshot created (MessagePack map with the state blob)
 };
 
-void appendRecord(Bytes& out, RecordType type, const uint8_t* payload, size_t size);
+void appendRecord(Bytes &out, RecordType type, const uint8_t *payload, size_t size);
 
 struct Record {
     RecordType type;
@@ -37,27 +37,27 @@ struct ScanResult {
     bool damaged = false;
     std::string problem;
 };
-ScanResult scanRecords(const uint8_t* data, size_t size, uint64_t baseOffset = 0);
+ScanResult scanRecords(const uint8_t *data, size_t size, uint64_t baseOffset = 0);
 
 // File helpers (throw Error(Storage) naming the path and errno text).
-bool fileExists(const std::string& path);
-Bytes readFile(const std::string& path);
-void writeFileAtomic(const std::string& path, const Bytes& data, bool sync);
-void truncateFile(const std::string& path, uint64_t size);
-void removeFile(const std::string& path);
-void makeDirectories(const std::string& path);
-std::vector<std::string> listDirectory(const std::string& path);
+bool fileExists(const std::string &path);
+Bytes readFile(const std::string &path);
+void writeFileAtomic(const std::string &path, const Bytes &data, bool sync);
+void truncateFile(const std::string &path, uint64_t size);
+void removeFile(const std::string &path);
+void makeDirectories(const std::string &path);
+std::vector<std::string> listDirectory(const std::string &path);
 
 /** Appends records to numbered segment files journal-00000001.log, ... in a directory. */
 class Journal {
-public:
+  public:
     Journal() = default;
     ~Journal();
-    Journal(const Journal&) = delete;
-    Journal& operator=(const Journal&) = delete;
+    Journal(const Journal &) = delete;
+    Journal &operator=(const Journal &) = delete;
 
-    void open(const std::string& directory, uint32_t segment, size_t segmentBytes, bool sync);
-    void append(RecordType type, const Bytes& payload);
+    void open(const std::string &directory, uint32_t segment, size_t segmentBytes, bool sync);
+    void append(RecordType type, const Bytes &payload);
     /** Starts a new segment; returns its number. */
     uint32_t rotate();
     void close();
@@ -67,15 +67,15 @@ public:
 
     static std::string segmentName(uint32_t n);
     /** Segment number of a file name, or 0 if it is not a segment. */
-    static uint32_t parseSegmentName(const std::string& name);
+    static uint32_t parseSegmentName(const std::string &name);
 
-private:
+  private:
     void openSegment();
     std::string m_dir;
     uint32_t m_segment = 0;
     size_t m_segmentBytes = 0;
     bool m_sync = false;
-    void* m_file = nullptr; // FILE*
+    void *m_file = nullptr; // FILE*
     uint64_t m_fileSize = 0;
     uint64_t m_bytes = 0;
 };

@@ -30,9 +30,9 @@ struct Query {
      * Parses {where, orderBy, limit}. orderBy is "field", {field: "asc"|"desc"} or an array of those.
      * Throws Error(InvalidArgument) naming the bad part (unknown operator, $in without an array, ...).
      */
-    static Query fromJson(const Value& q);
+    static Query fromJson(const Value &q);
     /** True if the document (an object with id) satisfies every condition. */
-    bool matches(const Value& doc) const;
+    bool matches(const Value &doc) const;
 };
 
 /**
@@ -41,6 +41,6 @@ struct Query {
  * like MongoDB's type bracketing; $in matches if the value equals any element. Missing fields sort as
  * null, first in ascending order.
  */
-bool evalCondition(const Condition& c, const Value* fieldValue);
+bool evalCondition(const Condition &c, const Value *fieldValue);
 
 } // namespace syncore

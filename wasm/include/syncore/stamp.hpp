@@ -13,10 +13,10 @@ struct Stamp {
     uint32_t site = 0;
 
     bool isZero() const { return hlc == 0 && epoch == 0; }
-    friend bool operator==(const Stamp& a, const Stamp& b) {
+    friend bool operator==(const Stamp &a, const Stamp &b) {
         return a.hlc == b.hlc && a.epoch == b.epoch && a.site == b.site;
     }
-    friend bool operator!=(const Stamp& a, const Stamp& b) { return !(a == b); }
+    friend bool operator!=(const Stamp &a, const Stamp &b) { return !(a == b); }
 };
 
 } // namespace syncore

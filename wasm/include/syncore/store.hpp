@@ -21,8 +21,8 @@ namespace syncore {
 
 enum class ConflictPolicy : uint8_t { Lww = 0, Manual = 1, Custom = 2 };
 /** "lww" | "manual" | "custom"; anything else throws Error(InvalidArgument) naming it. */
-ConflictPolicy parseConflictPolicy(const std::string& name);
-const char* conflictPolicyName(ConflictPolicy p);
+ConflictPolicy parseConflictPolicy(const std::string &name);
+const char *conflictPolicyName(ConflictPolicy p);
 
 /** A stamp with the site spelled out, for the API and for conflict records. */
 struct StampInfo {
@@ -49,7 +49,7 @@ struct Conflict {
 
 enum class ResolveMode : uint8_t { KeepLocal, KeepRemote, Merge, Value };
 /** "keep_local" | "keep_remote" | "merge"; throws Error(InvalidArgument) otherwise. */
-ResolveMode parseResolveMode(const std::string& name);
+ResolveMode parseResolveMode(const std::string &name);
 
 struct SnapshotInfo {
     std::string id;
@@ -64,7 +64,7 @@ struct SnapshotInfo {
 struct DocRef {
     std::string collection;
     std::string id;
-    friend bool operator==(const DocRef& a, const DocRef& b) { return a.collection == b.collection && a.id == b.id; }
+    friend bool operator==(const DocRef &a, const DocRef &b) { return a.collection == b.collection && a.id == b.id; }
 };
 
 /** What a local transaction did: the change set to send to peers, and the documents it touched. */
@@ -97,60 +97,59 @@ struct StoreOptions {
 
 /** What open() found on disk. */
 struct OpenReport {
-    bool created = false;     // the directory held no store
-    bool damaged = false;     // something was cut off or skipped
-    std::string message;      // what was damaged and what was kept
+    bool created = false; // the directory held no store
+    bool damaged = false; // something was cut off or skipped
+    std::string message;  // what was damaged and what was kept
     uint64_t droppedBytes = 0;
-    uint64_t records = 0;     // journal records replayed
+    uint64_t records = 0; // journal records replayed
 };
 
 class Txn;
 
 class Store {
-public:
+  public:
     /** Opens (or creates) a store. Damage on disk is cut off and reported in `report`, not thrown. */
-    static std::unique_ptr<Store> open(const StoreOptions& options = {}, OpenReport* report = nullptr);
+    static std::unique_ptr<Store> open(const StoreOptions &options = {}, OpenReport *report = nullptr);
     ~Store();
-    Store(const Store&) = delete;
-    Store& operator=(const Store&) = delete;
+    Store(const Store &) = delete;
+    Store &operator=(const Store &) = delete;
 
-    const SiteId& siteId() const;
+    const SiteId &siteId() const;
 
     // --- configuration (persisted) ---
-    void configureCollection(const std::string& collection, ConflictPolicy policy);
-    ConflictPolicy policy(const std::string& collection) const;
+    void configureCollection(const std::string &collection, ConflictPolicy policy);
+    ConflictPolicy policy(const std::string &collection) const;
     uint32_t schemaVersion() const;
     void setSchemaVersion(uint32_t version);
 
     // --- local writes: each is one transaction ---
     /** Takes the document by value: pass a temporary (or std::move) and its values move into the store. */
-    CommitResult put(const std::string& collection, Value doc);
-    CommitResult update(const std::string& collection, const std::string& id, const Value& fields);
-    CommitResult remove(const std::string& collection, const std::string& id);
-    CommitResult increment(const std::string& collection, const std::string& id, const std::string& field,
-                           double by);
+    CommitResult put(const std::string &collection, Value doc);
+    CommitResult update(const std::string &collection, const std::string &id, const Value &fields);
+    CommitResult remove(const std::string &collection, const std::string &id);
+    CommitResult increment(const std::string &collection, const std::string &id, const std::string &field, double by);
     /** Runs fn; its writes commit together, or none of them if fn throws (the exception is rethrown). */
-    CommitResult transaction(const std::function<void(Txn&)>& fn);
+    CommitResult transaction(const std::function<void(Txn &)> &fn);
 
     // --- reads ---
-    std::optional<Value> get(const std::string& collection, const std::string& id) const;
-    std::vector<Value> find(const std::string& collection, const Query& query) const;
-    size_t count(const std::string& collection) const;
+    std::optional<Value> get(const std::string &collection, const std::string &id) const;
+    std::vector<Value> find(const std::string &collection, const Query &query) const;
+    size_t count(const std::string &collection) const;
     std::vector<std::string> collections() const;
 
     // --- sync ---
-    VersionVector versionVector(const std::string& collection) const;
+    VersionVector versionVector(const std::string &collection) const;
     SyncVector syncVector() const;
     /**
      * Everything this replica holds that `have` lacks, for `collections` (empty = all), answered from
      * current state, in encoded batches of about `maxBatchBytes` (0 = one batch). Apply them in order.
      * Returns no batch when there is nothing to send.
      */
-    std::vector<Bytes> changesSince(const SyncVector& have, const std::vector<std::string>& collections = {},
+    std::vector<Bytes> changesSince(const SyncVector &have, const std::vector<std::string> &collections = {},
                                     size_t maxBatchBytes = 0) const;
     /** Validates the whole batch first, then applies it atomically. Idempotent and order-independent. */
-    ApplyResult apply(const Bytes& batch);
-    ApplyResult apply(const ChangeSet& batch);
+    ApplyResult apply(const Bytes &batch);
+    ApplyResult apply(const ChangeSet &batch);
     /** The full state as one change set (what a fresh replica loads). */
     Bytes encodeState() const;
     /** Equal on two replicas exactly when they hold the same content, stamps and conflicts aside. */
@@ -158,17 +157,17 @@ public:
 
     // --- conflicts (manual and custom collections) ---
     std::vector<Conflict> conflicts() const;
-    std::optional<Conflict> conflict(const std::string& id) const;
+    std::optional<Conflict> conflict(const std::string &id) const;
     /** Writes the chosen value as a new change that clears this record here and on other replicas. */
-    CommitResult resolveConflict(const std::string& id, ResolveMode mode, const Value& value = Value());
+    CommitResult resolveConflict(const std::string &id, ResolveMode mode, const Value &value = Value());
     /** Drops the record locally without writing anything. */
-    void dismissConflict(const std::string& id);
+    void dismissConflict(const std::string &id);
 
     // --- named snapshots ---
-    SnapshotInfo createSnapshot(const std::string& label, const std::string& author);
+    SnapshotInfo createSnapshot(const std::string &label, const std::string &author);
     std::vector<SnapshotInfo> snapshots() const;
     /** Writes the changes that make the current state equal to the snapshot's (an ordinary transaction). */
-    CommitResult restoreSnapshot(const std::string& id);
+    CommitResult restoreSnapshot(const std::string &id);
 
     // --- storage ---
     /** Rewrites the state file and drops the journal segments (no-op in memory). */
@@ -184,7 +183,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit Store(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> m;
     friend class Txn;
@@ -192,23 +191,23 @@ private:
 
 /** The writes of one transaction; reads see the transaction's own earlier writes. */
 class Txn {
-public:
-    void put(const std::string& collection, Value doc);
-    void update(const std::string& collection, const std::string& id, const Value& fields);
-    void remove(const std::string& collection, const std::string& id);
-    void increment(const std::string& collection, const std::string& id, const std::string& field, double by);
-    std::optional<Value> get(const std::string& collection, const std::string& id) const;
+  public:
+    void put(const std::string &collection, Value doc);
+    void update(const std::string &collection, const std::string &id, const Value &fields);
+    void remove(const std::string &collection, const std::string &id);
+    void increment(const std::string &collection, const std::string &id, const std::string &field, double by);
+    std::optional<Value> get(const std::string &collection, const std::string &id) const;
 
-private:
+  private:
     friend class Store;
-    explicit Txn(Store::Impl& impl) : m(impl) {}
-    Store::Impl& m;
+    explicit Txn(Store::Impl &impl) : m(impl) {}
+    Store::Impl &m;
 };
 
 /** Throws Error(ClockSkew) if any row is stamped more than maxSkewMs ahead of nowMs. */
-void checkClockSkew(const ChangeSet& cs, uint64_t nowMs, uint64_t maxSkewMs);
+void checkClockSkew(const ChangeSet &cs, uint64_t nowMs, uint64_t maxSkewMs);
 
 /** merge of a conflict: objects key by key (winner's value on shared keys), arrays unioned, else winner. */
-Value mergeValues(const Value& winner, const Value& loser);
+Value mergeValues(const Value &winner, const Value &loser);
 
 } // namespace syncore

@@ -19,38 +19,38 @@ using Value = nlohmann::json;
 constexpr int kMaxValueDepth = 64;
 
 /** Throws Error(InvalidArgument) naming `path` if v holds NaN/Infinity, binary data, or nests too deep. */
-void validateValue(const Value& v, const std::string& path);
+void validateValue(const Value &v, const std::string &path);
 
 /** Total order over JSON: null < bool < number < string < array < object, then by value. */
-int compareValues(const Value& a, const Value& b);
+int compareValues(const Value &a, const Value &b);
 /** Rank of a JSON type in that order (0..5). */
-int typeRank(const Value& v);
+int typeRank(const Value &v);
 
 /** Approximate encoded size, for batch splitting and document size limits. */
-size_t approxValueSize(const Value& v);
+size_t approxValueSize(const Value &v);
 
 /** Adds a canonical form of v to a hash. Equal JSON (1 and 1.0 included) hashes equal. */
-void hashValue(Fnv64& h, const Value& v);
+void hashValue(Fnv64 &h, const Value &v);
 
 /** Strings seen twice or more in a change set are written once, in a table, and referenced by index. */
 class StringTable {
-public:
+  public:
     /** Counts a string; it must stay alive until build() (the table keeps a view of it until then). */
-    void count(const std::string& s) { ++m_counts[std::string_view(s)]; }
-    void countValue(const Value& v);
+    void count(const std::string &s) { ++m_counts[std::string_view(s)]; }
+    void countValue(const Value &v);
     /** Freezes the table: strings seen at least twice get an index. */
     void build();
     /** Index of s, or -1 when it is written inline. */
-    int64_t find(const std::string& s) const;
-    const std::vector<std::string>& strings() const { return m_strings; }
+    int64_t find(const std::string &s) const;
+    const std::vector<std::string> &strings() const { return m_strings; }
 
-private:
+  private:
     std::unordered_map<std::string_view, uint32_t> m_counts;
     std::unordered_map<std::string_view, uint32_t> m_index;
     std::vector<std::string> m_strings;
 };
 
-void writeValue(Writer& w, const Value& v, const StringTable& table);
-Value readValue(Reader& r, const std::vector<std::string>& table, int depth = 0);
+void writeValue(Writer &w, const Value &v, const StringTable &table);
+Value readValue(Reader &r, const std::vector<std::string> &table, int depth = 0);
 
 } // namespace syncore
