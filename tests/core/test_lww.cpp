@@ -108,3 +108,18 @@ TEST_CASE("lww: rewriting a field with the same value writes nothing") {
     auto cs = decodeChangeSet(r.changes);
     CHECK(cs.rowCount() == 0);
 }
+
+TEST_CASE("lww: strings, keys and ids must be UTF-8") {
+    test::ManualClock clock;
+    auto a = test::replica(1, clock);
+    std::string bad = "caf\xC3"; // truncated sequence
+    CHECK(isValidUtf8(std::string("héllo ✓ 𝄞")));
+    CHECK_FALSE(isValidUtf8(bad));
+    CHECK_FALSE(isValidUtf8(std::string("\xED\xA0\x80"))); // a surrogate
+    CHECK_FALSE(isValidUtf8(std::string("\xC0\xAF")));     // overlong
+    CHECK_THROWS_AS(a->put("t", Value{{"id", "x"}, {"v", bad}}), Error);
+    CHECK_THROWS_AS(a->put("t", Value{{"id", "x"}, {bad, 1}}), Error);
+    CHECK_THROWS_AS(a->put("t", Value{{"id", bad}}), Error);
+    CHECK_THROWS_AS(a->put(bad, Value{{"id", "x"}}), Error);
+    CHECK(a->count("t") == 0);
+}

@@ -403,12 +403,18 @@ ChangeSet decodeChangeSet(const uint8_t *data, size_t size) {
     size_t nStrings = r.count("string table");
     std::vector<std::string> strings;
     strings.reserve(nStrings);
-    for (size_t i = 0; i < nStrings; ++i)
+    for (size_t i = 0; i < nStrings; ++i) {
         strings.push_back(r.str("string table entry"));
+        if (!isValidUtf8(strings.back()))
+            fail(ErrorCode::Decode, "string table entry is not valid UTF-8");
+    }
     size_t nFields = r.count("field names");
     cs.fieldNames.reserve(nFields);
-    for (size_t i = 0; i < nFields; ++i)
+    for (size_t i = 0; i < nFields; ++i) {
         cs.fieldNames.push_back(r.str("field name"));
+        if (!isValidUtf8(cs.fieldNames.back()))
+            fail(ErrorCode::Decode, "field name is not valid UTF-8");
+    }
     size_t nColls = r.count("collections", 4);
     // Every real row costs at least about a byte somewhere (a value, a distinct field index or a
     // document id), so more rows than input bytes is hostile: refuse before allocating.
@@ -416,6 +422,8 @@ ChangeSet decodeChangeSet(const uint8_t *data, size_t size) {
     cs.collections.resize(nColls);
     for (auto &c : cs.collections) {
         c.name = r.str("collection name");
+        if (!isValidUtf8(c.name))
+            fail(ErrorCode::Decode, "collection name is not valid UTF-8");
         size_t nDocs = r.count("document ids", 2);
         c.docIds.reserve(nDocs);
         for (size_t i = 0; i < nDocs; ++i) {
@@ -425,6 +433,8 @@ ChangeSet decodeChangeSet(const uint8_t *data, size_t size) {
             size_t at = id.size();
             id.resize(at + rest);
             r.raw(id.data() + at, rest, "document id");
+            if (!isValidUtf8(id))
+                fail(ErrorCode::Decode, "document id is not valid UTF-8");
             // Ids are written sorted: anything else (a duplicate included) is not a valid encoding.
             if (!c.docIds.empty() && !(c.docIds.back() < id))
                 fail(ErrorCode::Decode,

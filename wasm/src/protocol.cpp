@@ -224,6 +224,8 @@ std::string string(const Value &v, const char *what, size_t max) {
         fail(ErrorCode::Decode, std::string("'") + what + "' must be a string");
     if (v.get_ref<const std::string &>().size() > max)
         fail(ErrorCode::Decode, std::string("'") + what + "' is too long");
+    if (!isValidUtf8(v.get_ref<const std::string &>()))
+        fail(ErrorCode::Decode, std::string("'") + what + "' is not valid UTF-8");
     return v.get<std::string>();
 }
 
@@ -244,6 +246,8 @@ SyncVector vectorOf(const Value &v) {
     for (auto it = v.begin(); it != v.end(); ++it) {
         if (it.key().empty())
             fail(ErrorCode::Decode, "'have' names an empty collection");
+        if (!isValidUtf8(it.key()))
+            fail(ErrorCode::Decode, "'have' names a collection that is not valid UTF-8");
         if (!it.value().is_array())
             fail(ErrorCode::Decode, "version vector must be an array of [site, seq]");
         VersionVector vv;
@@ -343,7 +347,15 @@ Message decodeMessage(const uint8_t *data, size_t size) {
         m.type = MessageType::Presence;
         m.site = siteOf(field(v, "site", "presence"), "site");
         m.presence = field(v, "state", "presence");
-        validateValue(m.presence, "presence");
+        try {
+            try {
+                validateValue(m.presence, "presence");
+            } catch (const Error &e) {
+                fail(ErrorCode::Decode, e.what());
+            }
+        } catch (const Error &e) {
+            fail(ErrorCode::Decode, e.what());
+        }
     } else if (t == "error") {
         m.type = MessageType::Error;
         m.code = string(field(v, "code", "error"), "code", 64);

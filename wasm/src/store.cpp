@@ -53,6 +53,8 @@ void checkCollectionName(const std::string &name) {
         fail(ErrorCode::InvalidArgument, "collection name must be a non-empty string");
     if (name.size() > 256)
         fail(ErrorCode::InvalidArgument, "collection name is longer than 256 bytes");
+    if (!isValidUtf8(name))
+        fail(ErrorCode::InvalidArgument, "collection name is not valid UTF-8");
 }
 
 void checkDocId(const std::string &id) {
@@ -60,9 +62,13 @@ void checkDocId(const std::string &id) {
         fail(ErrorCode::InvalidArgument, "document id must be a non-empty string");
     if (id.size() > 1024)
         fail(ErrorCode::InvalidArgument, "document id is longer than 1024 bytes");
+    if (!isValidUtf8(id))
+        fail(ErrorCode::InvalidArgument, "document id is not valid UTF-8");
 }
 
 void checkFieldName(const std::string &name) {
+    if (!isValidUtf8(name))
+        fail(ErrorCode::InvalidArgument, "a field name is not valid UTF-8");
     if (name == "id")
         fail(ErrorCode::InvalidArgument, "'id' is the document id, not a field that can be changed");
 }
@@ -349,8 +355,10 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     const std::string id = idIt->get<std::string>(); // a copy: the document's values are moved below
     checkDocId(id);
     for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (it.key() != "id")
+        if (it.key() != "id") {
+            checkFieldName(it.key());
             validateValue(it.value(), it.key());
+        }
     if (approxValueSize(doc) > options.maxDocumentBytes)
         fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
                                            std::to_string(options.maxDocumentBytes) + " bytes");
@@ -403,6 +411,7 @@ void Store::Impl::txUpdate(const std::string &coll, const std::string &id, const
                 fail(ErrorCode::InvalidArgument, "update cannot change a document's 'id'");
             continue;
         }
+        checkFieldName(it.key());
         validateValue(it.value(), it.key());
     }
     CollectionState *cp = findCollection(coll);

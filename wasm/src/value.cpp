@@ -33,6 +33,8 @@ std::string spell(const std::string &root, const PathStep *step) {
 }
 
 void validateAt(const Value &v, const std::string &root, const PathStep *at, int depth) {
+    if (v.is_string() && !isValidUtf8(v.get_ref<const std::string &>()))
+        fail(ErrorCode::InvalidArgument, "string at '" + spell(root, at) + "' is not valid UTF-8");
     if (depth > kMaxValueDepth)
         fail(ErrorCode::InvalidArgument,
              "value at '" + spell(root, at) + "' nests deeper than " + std::to_string(kMaxValueDepth) + " levels");
@@ -54,6 +56,8 @@ void validateAt(const Value &v, const std::string &root, const PathStep *at, int
     }
     case Value::value_t::object:
         for (auto it = v.begin(); it != v.end(); ++it) {
+            if (!isValidUtf8(it.key()))
+                fail(ErrorCode::InvalidArgument, "a key at '" + spell(root, at) + "' is not valid UTF-8");
             PathStep step{at, &it.key(), 0};
             validateAt(it.value(), root, &step, depth + 1);
         }
@@ -98,6 +102,12 @@ void writeString(Writer &w, const std::string &s, const StringTable &table) {
     }
 }
 
+std::string checkedUtf8(std::string s) {
+    if (!isValidUtf8(s))
+        fail(ErrorCode::Decode, "string is not valid UTF-8");
+    return s;
+}
+
 std::string readString(Reader &r, uint8_t tag, const std::vector<std::string> &table) {
     if (tag == TStrRef) {
         uint64_t idx = r.varint("string reference");
@@ -106,12 +116,12 @@ std::string readString(Reader &r, uint8_t tag, const std::vector<std::string> &t
         return table[idx];
     }
     if (tag == TStr)
-        return r.str("string");
+        return checkedUtf8(r.str("string"));
     if (tag >= TShortStr && tag < TShortStr + 0x40) {
         size_t n = tag - TShortStr;
         std::string s(n, '\0');
         r.raw(s.data(), n, "string");
-        return s;
+        return checkedUtf8(std::move(s));
     }
     fail(ErrorCode::Decode, "expected a string, found tag " + std::to_string(tag));
 }
@@ -121,6 +131,43 @@ void hashString(Fnv64 &h, const std::string &s) { h.add(s); }
 } // namespace
 
 void validateValue(const Value &v, const std::string &path) { validateAt(v, path, nullptr, 0); }
+
+bool isValidUtf8(const char *s, size_t n) {
+    const auto *p = reinterpret_cast<const unsigned char *>(s);
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i < len)
+            return false;
+        for (size_t k = 1; k < len; ++k) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
 
 int typeRank(const Value &v) {
     switch (v.type()) {

@@ -18,7 +18,12 @@ using Value = nlohmann::json;
 
 constexpr int kMaxValueDepth = 64;
 
-/** Throws Error(InvalidArgument) naming `path` if v holds NaN/Infinity, binary data, or nests too deep. */
+/** True if the bytes are well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
+bool isValidUtf8(const char *s, size_t n);
+inline bool isValidUtf8(const std::string &s) { return isValidUtf8(s.data(), s.size()); }
+
+/** Throws Error(InvalidArgument) naming `path` if v holds NaN/Infinity, binary data, a string or key
+ *  that is not UTF-8, or nests too deep. */
 void validateValue(const Value &v, const std::string &path);
 
 /** Total order over JSON: null < bool < number < string < array < object, then by value. */
