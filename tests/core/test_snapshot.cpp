@@ -14,8 +14,6 @@ TEST_CASE("snapshots: create, list, restore writes ordinary changes that sync an
     CHECK(snap.docCount == 2);
     CHECK(snap.bytes > 0);
     test::syncPair(*a, *b);
-    uint64_t before = a->stateHash();
-    (void)before;
     Value c1Before = *a->get("cards", "c1");
     // The "import" that goes wrong, partly made on another replica.
     b->put("cards", {{"id", "c3"}, {"title", "junk"}});

@@ -249,7 +249,6 @@ void Store::Impl::begin() {
     txn.id = ++txnCounter;
     clearedByEpoch.clear();
     txn.undo.collections = colls.size();
-    txn.undo.seq = seq;
     txn.seqBefore = seq;
     txn.hlc = clock.next(); // one stamp for the whole transaction: its rows are one atomic write
 }
@@ -291,7 +290,7 @@ void Store::Impl::rollback() {
         collIndex.erase(colls.back().name);
         colls.pop_back();
     }
-    seq = u.seq;
+    seq = txn.seqBefore;
     txn.reset();
 }
 
@@ -345,6 +344,15 @@ void Store::Impl::writeField(CollectionState &, DocState &d, uint32_t name, Valu
     }
 }
 
+void Store::Impl::setField(CollectionState &c, DocState &d, const std::string &key, Value v) {
+    uint32_t name = internField(key);
+    const FieldState *cur = d.field(name);
+    // An unchanged value is not written again: no new row, and no false conflict elsewhere.
+    if (cur && !(cur->flags & rowflag::Absent) && !d.hasCounter(name) && cur->value == v)
+        return;
+    writeField(c, d, name, std::move(v), false, 0);
+}
+
 void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     checkCollectionName(coll);
     if (!doc.is_object())
@@ -379,13 +387,7 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     for (auto it = doc.begin(); it != doc.end(); ++it) {
         if (it.key() == "id")
             continue;
-        uint32_t name = internField(it.key());
-        FieldState *cur = d.field(name);
-        bool hasCounter =
-            std::any_of(d.counters.begin(), d.counters.end(), [&](const CounterState &x) { return x.name == name; });
-        if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value())
-            continue;
-        writeField(c, d, name, std::move(it.value()), false, 0); // the document is ours: move its values
+        setField(c, d, it.key(), std::move(it.value())); // the document is ours: move its values
     }
     // Fields the new document no longer has are removed (counters included). Keys survive the moves.
     std::vector<uint32_t> gone;
@@ -435,13 +437,7 @@ void Store::Impl::txUpdate(const std::string &coll, const std::string &id, const
     for (auto it = fields.begin(); it != fields.end(); ++it) {
         if (it.key() == "id")
             continue;
-        uint32_t name = internField(it.key());
-        FieldState *cur = d.field(name);
-        bool hasCounter =
-            std::any_of(d.counters.begin(), d.counters.end(), [&](const CounterState &x) { return x.name == name; });
-        if (cur && !(cur->flags & rowflag::Absent) && !hasCounter && cur->value == it.value())
-            continue;
-        writeField(c, d, name, it.value(), false, 0);
+        setField(c, d, it.key(), it.value());
     }
 }
 
@@ -616,32 +612,38 @@ std::vector<Value> Store::find(const std::string &collection, const Query &query
     // Conditions are checked against stored field values, so only matching documents are built.
     std::vector<const DocState *> hits;
     Value scratch;
-    auto fieldValue = [&](const DocState &d, const std::string &name) -> const Value * {
-        static const Value idHolder;
-        (void)idHolder;
-        if (name == "id") {
+    // Field names are resolved once per query, not once per document.
+    constexpr uint32_t kIdField = UINT32_MAX - 1, kNoField = UINT32_MAX;
+    auto resolve = [&](const std::string &name) {
+        if (name == "id")
+            return kIdField;
+        auto fi = m->fieldIndex.find(name);
+        return fi == m->fieldIndex.end() ? kNoField : fi->second;
+    };
+    std::vector<uint32_t> whereFields, orderFields;
+    for (const auto &cond : query.where)
+        whereFields.push_back(resolve(cond.field));
+    for (const auto &o : query.orderBy)
+        orderFields.push_back(resolve(o.field));
+    auto fieldValue = [&](const DocState &d, uint32_t name) -> const Value * {
+        if (name == kIdField) {
             scratch = d.id;
             return &scratch;
         }
-        auto fi = m->fieldIndex.find(name);
-        if (fi == m->fieldIndex.end())
+        if (name == kNoField)
             return nullptr;
-        const FieldState *f = d.field(fi->second);
-        bool hasCounter = false;
-        for (const auto &x : d.counters)
-            if (x.name == fi->second)
-                hasCounter = true;
-        if (!hasCounter)
+        const FieldState *f = d.field(name);
+        if (!d.hasCounter(name))
             return f && !(f->flags & rowflag::Absent) ? &f->value : nullptr;
-        scratch = m->counterValue(d, fi->second, f);
+        scratch = m->counterValue(d, name, f);
         return scratch.is_null() && !(f && !(f->flags & rowflag::Absent)) ? nullptr : &scratch;
     };
     for (const auto &d : c->docs) {
         if (!d.present())
             continue;
         bool ok = true;
-        for (const auto &cond : query.where) {
-            if (!evalCondition(cond, fieldValue(d, cond.field))) {
+        for (size_t i = 0; i < query.where.size(); ++i) {
+            if (!evalCondition(query.where[i], fieldValue(d, whereFields[i]))) {
                 ok = false;
                 break;
             }
@@ -659,8 +661,8 @@ std::vector<Value> Store::find(const std::string &collection, const Query &query
         keyed.reserve(hits.size());
         for (auto *d : hits) {
             Keyed k{d, {}};
-            for (const auto &o : query.orderBy) {
-                const Value *v = fieldValue(*d, o.field);
+            for (uint32_t f : orderFields) {
+                const Value *v = fieldValue(*d, f);
                 k.keys.push_back(v ? *v : Value());
             }
             keyed.push_back(std::move(k));

@@ -188,13 +188,7 @@ SnapshotInfo Store::createSnapshot(const std::string &label, const std::string &
     for (const auto &c : m->colls)
         s.info.docCount += c.present;
     s.info.bytes = s.state.size();
-    Value rec{{"id", s.info.id},
-              {"label", label},
-              {"author", author},
-              {"createdAt", s.info.createdAt},
-              {"docCount", s.info.docCount},
-              {"state", Value::binary(s.state)}};
-    m->journalRecord(RecordType::Snapshot, Value::to_msgpack(rec));
+    m->journalRecord(RecordType::Snapshot, Value::to_msgpack(s.toJson()));
     m->snapshots.push_back(std::move(s));
     return m->snapshots.back().info;
 }

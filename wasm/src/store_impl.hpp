@@ -49,6 +49,12 @@ struct DocState {
         return nullptr;
     }
     const FieldState *field(uint32_t name) const { return const_cast<DocState *>(this)->field(name); }
+    bool hasCounter(uint32_t name) const {
+        for (const auto &c : counters)
+            if (c.name == name)
+                return true;
+        return false;
+    }
 };
 
 struct CollectionState {
@@ -79,6 +85,10 @@ struct ConflictState {
 struct NamedSnapshot {
     SnapshotInfo info;
     Bytes state; // encoded change set of the whole store when it was taken
+
+    /** The MessagePack map a snapshot is stored as, in the journal and in the state file. */
+    Value toJson() const;
+    static NamedSnapshot fromJson(const Value &v);
 };
 
 // Undo log of one transaction, so a failing transaction leaves the store unchanged.
@@ -93,8 +103,6 @@ struct UndoLog {
     std::vector<std::pair<uint32_t, std::vector<uint64_t>>> vvs;
     std::vector<std::pair<uint32_t, size_t>> presentCounts;
     size_t collections = 0;
-    uint64_t seq = 0;
-    uint64_t clock = 0;
 };
 
 struct Store::Impl {
@@ -127,10 +135,9 @@ struct Store::Impl {
         UndoLog undo;
         uint64_t hlc = 0;
         uint64_t seqBefore = 0;
-        std::vector<uint64_t> collVvBefore;                 // vv[self] of each collection before, by collection index
+        std::vector<uint64_t> collVvBefore; // vv[self] of each touched collection before, by collection index
         std::vector<std::pair<uint32_t, uint32_t>> touched; // (collection, doc) in first-touch order
         uint64_t id = 0;
-        std::set<std::string> resolved; // conflict ids the transaction resolves
 
         /** Back to idle, keeping the containers' capacity for the next transaction. */
         void reset() {
@@ -140,14 +147,11 @@ struct Store::Impl {
             undo.vvs.clear();
             undo.presentCounts.clear();
             undo.collections = 0;
-            undo.seq = 0;
-            undo.clock = 0;
             hlc = 0;
             seqBefore = 0;
             collVvBefore.clear();
             touched.clear();
             id = 0;
-            resolved.clear();
         }
     } txn;
 
@@ -173,6 +177,8 @@ struct Store::Impl {
     void touch(uint32_t coll, uint32_t doc, bool created);
     Stamp localStamp(uint32_t epoch) const { return Stamp{txn.hlc, epoch, 0}; }
     void writeField(CollectionState &c, DocState &d, uint32_t name, Value v, bool absent, uint8_t flags);
+    /** Writes a plain value to a field unless it already holds exactly that value. */
+    void setField(CollectionState &c, DocState &d, const std::string &key, Value v);
     void txPut(const std::string &coll, Value &&doc);
     void txUpdate(const std::string &coll, const std::string &id, const Value &fields);
     void txRemove(const std::string &coll, const std::string &id);
@@ -197,7 +203,8 @@ struct Store::Impl {
     void maybeCompact();
     void compactNow();
     Bytes encodeMeta() const;
-    void loadMeta(const Bytes &payload);
+    /** Loads the state file's metadata; returns its journalStart. */
+    uint32_t loadMeta(const Bytes &payload);
     void applyConfigRecord(const Bytes &payload);
     void load(OpenReport &report);
     void resetState();

@@ -85,19 +85,14 @@ Bytes Store::Impl::encodeMeta() const {
                            {"localWins", c.localWins}});
     Value snaps = Value::array();
     for (const auto &s : snapshots)
-        snaps.push_back(Value{{"id", s.info.id},
-                              {"label", s.info.label},
-                              {"author", s.info.author},
-                              {"createdAt", s.info.createdAt},
-                              {"docCount", s.info.docCount},
-                              {"state", Value::binary(s.state)}});
+        snaps.push_back(s.toJson());
     Value meta{{"format", 1},          {"site", sites[0].hex()}, {"schemaVersion", schemaVersion},
                {"seq", seq},           {"hlc", clock.last()},    {"journalStart", journal.segment() + 1},
                {"policies", policies}, {"conflicts", cs},        {"snapshots", snaps}};
     return Value::to_msgpack(meta);
 }
 
-void Store::Impl::loadMeta(const Bytes &payload) {
+uint32_t Store::Impl::loadMeta(const Bytes &payload) {
     Value meta = parseMsgpack(payload, "state metadata");
     if (num<uint32_t>(need(meta, "format"), "format") != 1)
         fail(ErrorCode::Decode, "unsupported state format");
@@ -155,20 +150,36 @@ void Store::Impl::loadMeta(const Bytes &payload) {
     const Value &snaps = need(meta, "snapshots");
     if (!snaps.is_array())
         fail(ErrorCode::Decode, "metadata: 'snapshots' is not an array");
-    for (const auto &s : snaps) {
-        NamedSnapshot ns;
-        ns.info.id = str(need(s, "id"), "snapshot id");
-        ns.info.label = str(need(s, "label"), "snapshot label");
-        ns.info.author = str(need(s, "author"), "snapshot author");
-        ns.info.createdAt = num<uint64_t>(need(s, "createdAt"), "createdAt");
-        ns.info.docCount = num<uint64_t>(need(s, "docCount"), "docCount");
-        const Value &st = need(s, "state");
-        if (!st.is_binary())
-            fail(ErrorCode::Decode, "metadata: snapshot state is not binary");
-        ns.state = Bytes(st.get_binary().begin(), st.get_binary().end());
-        ns.info.bytes = ns.state.size();
-        snapshots.push_back(std::move(ns));
-    }
+    for (const auto &snap : snaps)
+        snapshots.push_back(NamedSnapshot::fromJson(snap));
+    uint32_t journalStart = num<uint32_t>(need(meta, "journalStart"), "journalStart");
+    if (journalStart == 0 || journalStart > kMaxSegment)
+        fail(ErrorCode::Decode, "metadata: 'journalStart' out of range"); // segments are 1..99999999
+    return journalStart;
+}
+
+Value NamedSnapshot::toJson() const {
+    return Value{{"id", info.id},
+                 {"label", info.label},
+                 {"author", info.author},
+                 {"createdAt", info.createdAt},
+                 {"docCount", info.docCount},
+                 {"state", Value::binary(state)}};
+}
+
+NamedSnapshot NamedSnapshot::fromJson(const Value &v) {
+    NamedSnapshot ns;
+    ns.info.id = str(need(v, "id"), "snapshot id");
+    ns.info.label = str(need(v, "label"), "snapshot label");
+    ns.info.author = str(need(v, "author"), "snapshot author");
+    ns.info.createdAt = num<uint64_t>(need(v, "createdAt"), "createdAt");
+    ns.info.docCount = num<uint64_t>(need(v, "docCount"), "docCount");
+    const Value &st = need(v, "state");
+    if (!st.is_binary())
+        fail(ErrorCode::Decode, "snapshot state is not binary");
+    ns.state = Bytes(st.get_binary().begin(), st.get_binary().end());
+    ns.info.bytes = ns.state.size();
+    return ns;
 }
 
 void Store::Impl::applyConfigRecord(const Bytes &payload) {
@@ -198,22 +209,9 @@ void Store::Impl::replayRecord(RecordType type, const Bytes &payload) {
     case RecordType::Dismiss:
         conflicts.erase(std::string(payload.begin(), payload.end()));
         break;
-    case RecordType::Snapshot: {
-        Value rec = parseMsgpack(payload, "snapshot record");
-        NamedSnapshot ns;
-        ns.info.id = str(need(rec, "id"), "snapshot id");
-        ns.info.label = str(need(rec, "label"), "snapshot label");
-        ns.info.author = str(need(rec, "author"), "snapshot author");
-        ns.info.createdAt = num<uint64_t>(need(rec, "createdAt"), "createdAt");
-        ns.info.docCount = num<uint64_t>(need(rec, "docCount"), "docCount");
-        const Value &st = need(rec, "state");
-        if (!st.is_binary())
-            fail(ErrorCode::Decode, "snapshot record state is not binary");
-        ns.state = Bytes(st.get_binary().begin(), st.get_binary().end());
-        ns.info.bytes = ns.state.size();
-        snapshots.push_back(std::move(ns));
+    case RecordType::Snapshot:
+        snapshots.push_back(NamedSnapshot::fromJson(parseMsgpack(payload, "snapshot record")));
         break;
-    }
     default:
         fail(ErrorCode::Decode, "unexpected record type in a journal");
     }
@@ -256,11 +254,7 @@ void Store::Impl::load(OpenReport &report) {
             if (scan.records.size() != 2 || scan.records[0].type != RecordType::Meta ||
                 scan.records[1].type != RecordType::State)
                 fail(ErrorCode::Decode, "unexpected records");
-            loadMeta(scan.records[0].payload);
-            Value meta = parseMsgpack(scan.records[0].payload, "state metadata");
-            journalStart = num<uint32_t>(need(meta, "journalStart"), "journalStart");
-            if (journalStart == 0 || journalStart > kMaxSegment)
-                fail(ErrorCode::Decode, "metadata: 'journalStart' out of range"); // segments are 1..99999999
+            journalStart = loadMeta(scan.records[0].payload);
             ChangeSet state = decodeChangeSet(scan.records[1].payload);
             applyChanges(state, false, nullptr);
             haveState = true;

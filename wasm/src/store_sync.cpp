@@ -14,7 +14,6 @@ class Builder {
   public:
     explicit Builder(const Store::Impl &m) : m_(m) {}
 
-    CollectionChanges &part(const std::string &name) { return cs.collections[partIndex(name)]; }
     size_t partIndex(const std::string &name) {
         for (size_t i = 0; i < cs.collections.size(); ++i)
             if (cs.collections[i].name == name)
@@ -154,28 +153,16 @@ ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32
                 out.push_back(r);
         });
     }
+    // Every touched collection gets its range, even with no surviving rows (a put then a delete of a
+    // new document): "nothing else from me up to seq". Row order is the encoder's business.
     for (auto &[ci, rows] : byColl) {
-        std::sort(rows.begin(), rows.end(), [](const RowRef &a, const RowRef &b) { return a.seq < b.seq; });
         size_t pi = b.partIndex(colls[ci].name);
         if (rows.size() > 1024)
             b.dense(pi, colls[ci].docs.size());
         b.cs.collections[pi].rows.reserve(rows.size());
         for (const auto &r : rows)
             b.addRow(pi, r.doc, colls[ci].docs[r.doc], r.kind, r.sub);
-        uint64_t from = ci < vvBefore.size() && vvBefore[ci] != UINT64_MAX ? vvBefore[ci] : colls[ci].vvAt(0);
-        b.cs.collections[pi].ranges.push_back(Range{0, from, seq});
-    }
-    // Collections touched without surviving rows (e.g. a put then a delete of a new document) still
-    // advance: their range says "nothing else from me up to seq".
-    for (auto &[ci, di] : docs) {
-        (void)di;
-        if (byColl.count(ci))
-            continue;
-        size_t pi = b.partIndex(colls[ci].name);
-        if (b.cs.collections[pi].ranges.empty()) {
-            uint64_t from = ci < vvBefore.size() && vvBefore[ci] != UINT64_MAX ? vvBefore[ci] : colls[ci].vvAt(0);
-            b.cs.collections[pi].ranges.push_back(Range{0, from, seq});
-        }
+        b.cs.collections[pi].ranges.push_back(Range{0, vvBefore[ci], seq});
     }
     return std::move(b.cs);
 }
@@ -265,7 +252,8 @@ std::vector<Bytes> Store::changesSince(const SyncVector &have, const std::vector
         for (size_t i = 0; i < rows.size(); ++i) {
             const RowRef &r = rows[i];
             const DocState &d = c.docs[r.doc];
-            if (maxBatchBytes && batchBytes > 0 && batchBytes + approxRowBytes(d, r) > maxBatchBytes) {
+            const size_t rowBytes = approxRowBytes(d, r);
+            if (maxBatchBytes && batchBytes > 0 && batchBytes + rowBytes > maxBatchBytes) {
                 closeRanges(false, r.site);
                 flush();
                 ensureBatch();
@@ -276,7 +264,7 @@ std::vector<Bytes> Store::changesSince(const SyncVector &have, const std::vector
             }
             maxInBatch[r.site] = r.seq;
             b->addRow(pi, r.doc, d, r.kind, r.sub);
-            batchBytes += approxRowBytes(d, r);
+            batchBytes += rowBytes;
         }
         closeRanges(true, UINT32_MAX);
         // Origins with nothing left to send (all overwritten) still let the receiver catch up its vector.
