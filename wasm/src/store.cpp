@@ -77,6 +77,95 @@ void checkFieldName(const std::string &name) {
 // ---------------------------------------------------------------------------------------------------
 // Tables
 
+// ---------------------------------------------------------------------------------------------------
+// Document index
+
+uint32_t DocIndex::hashOf(std::string_view id) {
+    uint64_t h = 0xcbf29ce484222325ull; // FNV-1a, then a murmur3 finaliser so the low bits mix well
+    for (unsigned char ch : id)
+        h = (h ^ ch) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return static_cast<uint32_t>(h);
+}
+
+uint32_t DocIndex::find(const std::vector<DocState> &docs, std::string_view id) const {
+    if (m_slots.empty())
+        return kNone;
+    const uint32_t h = hashOf(id);
+    const size_t mask = m_slots.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        uint64_t s = m_slots[i];
+        if (s == 0)
+            return kNone;
+        if (static_cast<uint32_t>(s >> 32) == h) {
+            uint32_t di = static_cast<uint32_t>(s) - 1;
+            if (docs[di].id == id)
+                return di;
+        }
+    }
+}
+
+void DocIndex::grow(const std::vector<DocState> &docs, size_t capacity) {
+    size_t size = 16;
+    while (size < capacity + capacity / 3 + 1) // load factor at most 3/4
+        size *= 2;
+    if (size <= m_slots.size())
+        return;
+    std::vector<uint64_t> old;
+    old.swap(m_slots);
+    m_slots.assign(size, 0);
+    const size_t mask = size - 1;
+    for (uint64_t s : old) {
+        if (s == 0)
+            continue;
+        size_t i = static_cast<uint32_t>(s >> 32) & mask;
+        while (m_slots[i] != 0)
+            i = (i + 1) & mask;
+        m_slots[i] = s;
+    }
+    (void)docs;
+}
+
+void DocIndex::reserve(const std::vector<DocState> &docs, size_t n) { grow(docs, n); }
+
+void DocIndex::insert(const std::vector<DocState> &docs, uint32_t di) {
+    if ((m_count + 1) * 4 > m_slots.size() * 3)
+        grow(docs, std::max<size_t>(m_count + 1, m_count * 2));
+    const uint32_t h = hashOf(docs[di].id);
+    const size_t mask = m_slots.size() - 1;
+    size_t i = h & mask;
+    while (m_slots[i] != 0)
+        i = (i + 1) & mask;
+    m_slots[i] = (static_cast<uint64_t>(h) << 32) | (static_cast<uint64_t>(di) + 1);
+    ++m_count;
+}
+
+void DocIndex::erase(const std::vector<DocState> &docs, uint32_t di) {
+    const uint64_t want = (static_cast<uint64_t>(hashOf(docs[di].id)) << 32) | (static_cast<uint64_t>(di) + 1);
+    const size_t mask = m_slots.size() - 1;
+    size_t i = static_cast<uint32_t>(want >> 32) & mask;
+    while (m_slots[i] != want) {
+        if (m_slots[i] == 0)
+            fail(ErrorCode::Internal, "document index: erasing a missing entry");
+        i = (i + 1) & mask;
+    }
+    // Backward-shift deletion: pull later entries of the probe run into the hole.
+    size_t hole = i;
+    for (size_t j = (hole + 1) & mask; m_slots[j] != 0; j = (j + 1) & mask) {
+        size_t home = static_cast<uint32_t>(m_slots[j] >> 32) & mask;
+        // j's entry may move to the hole if its home is not in (hole, j] (cyclically).
+        bool between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!between) {
+            m_slots[hole] = m_slots[j];
+            hole = j;
+        }
+    }
+    m_slots[hole] = 0;
+    --m_count;
+}
+
 uint32_t Store::Impl::internSite(const SiteId &s) {
     auto it = siteIndex.find(s);
     if (it != siteIndex.end())
@@ -215,16 +304,15 @@ void Store::Impl::raiseEpoch(CollectionState &c, DocState &d, uint32_t epoch) {
 
 DocState &Store::Impl::docForWrite(uint32_t coll, const std::string &id, bool *created) {
     CollectionState &c = colls[coll];
-    auto it = c.index.find(id);
-    if (it != c.index.end()) {
+    uint32_t di = c.find(id);
+    if (di != DocIndex::kNone) {
         *created = false;
-        return c.docs[it->second];
+        return c.docs[di];
     }
     *created = true;
-    uint32_t idx = static_cast<uint32_t>(c.docs.size());
     c.docs.emplace_back();
     c.docs.back().id = id;
-    c.index.emplace(id, idx);
+    c.index.insert(c.docs, static_cast<uint32_t>(c.docs.size() - 1));
     return c.docs.back();
 }
 
@@ -232,10 +320,10 @@ std::optional<Value> Store::Impl::get(const std::string &coll, const std::string
     const CollectionState *c = findCollection(coll);
     if (!c)
         return std::nullopt;
-    auto it = c->index.find(id);
-    if (it == c->index.end() || !c->docs[it->second].present())
+    const DocState *d = c->live(id);
+    if (!d)
         return std::nullopt;
-    return materialize(*c, c->docs[it->second]);
+    return materialize(*c, *d);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -274,7 +362,7 @@ void Store::Impl::rollback() {
     for (auto it = u.docs.rbegin(); it != u.docs.rend(); ++it) {
         CollectionState &c = colls[it->coll];
         if (!it->before) {
-            c.index.erase(c.docs[it->doc].id);
+            c.index.erase(c.docs, it->doc);
             c.docs.pop_back(); // created docs were appended, and are undone in reverse order
         } else {
             c.docs[it->doc] = std::move(*it->before);
@@ -373,7 +461,7 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     uint32_t ci = collectionIndex(coll);
     bool created;
     docForWrite(ci, id, &created);
-    uint32_t di = colls[ci].index.at(id);
+    uint32_t di = colls[ci].find(id);
     touch(ci, di, created);
     CollectionState &c = colls[ci];
     DocState &d = c.docs[di];
@@ -417,11 +505,10 @@ void Store::Impl::txUpdate(const std::string &coll, const std::string &id, const
         validateValue(it.value(), it.key());
     }
     CollectionState *cp = findCollection(coll);
-    auto found = cp ? cp->index.find(id) : decltype(cp->index.find(id))();
-    if (!cp || found == cp->index.end() || !cp->docs[found->second].present())
+    uint32_t di = cp ? cp->find(id) : DocIndex::kNone;
+    if (di == DocIndex::kNone || !cp->docs[di].present())
         fail(ErrorCode::NotFound, "no document '" + id + "' in collection '" + coll + "'");
     uint32_t ci = collIndex.at(coll);
-    uint32_t di = found->second;
     size_t extra = approxValueSize(fields);
     if (extra > 1024) {
         Value merged = materialize(colls[ci], colls[ci].docs[di]);
@@ -447,11 +534,10 @@ void Store::Impl::txRemove(const std::string &coll, const std::string &id) {
     CollectionState *cp = findCollection(coll);
     if (!cp)
         return;
-    auto found = cp->index.find(id);
-    if (found == cp->index.end() || !cp->docs[found->second].present())
+    uint32_t di = cp->find(id);
+    if (di == DocIndex::kNone || !cp->docs[di].present())
         return; // already gone: nothing to do
     uint32_t ci = collIndex.at(coll);
-    uint32_t di = found->second;
     touch(ci, di, false);
     CollectionState &c = colls[ci];
     DocState &d = c.docs[di];
@@ -468,11 +554,10 @@ void Store::Impl::txIncrement(const std::string &coll, const std::string &id, co
     if (!std::isfinite(by))
         fail(ErrorCode::InvalidArgument, "increment of '" + field + "' must be a finite number");
     CollectionState *cp = findCollection(coll);
-    auto found = cp ? cp->index.find(id) : decltype(cp->index.find(id))();
-    if (!cp || found == cp->index.end() || !cp->docs[found->second].present())
+    uint32_t di = cp ? cp->find(id) : DocIndex::kNone;
+    if (di == DocIndex::kNone || !cp->docs[di].present())
         fail(ErrorCode::NotFound, "no document '" + id + "' in collection '" + coll + "'");
     uint32_t ci = collIndex.at(coll);
-    uint32_t di = found->second;
     uint32_t name = internField(field);
     {
         const DocState &d = colls[ci].docs[di];

@@ -45,8 +45,7 @@ void Store::checkInvariants() const {
         for (uint32_t di = 0; di < c.docs.size(); ++di) {
             const DocState &d = c.docs[di];
             const std::string where = c.name + "/" + d.id;
-            auto it = c.index.find(d.id);
-            if (it == c.index.end() || it->second != di)
+            if (c.find(d.id) != di)
                 broken(where + ": index out of step");
             if (d.present())
                 ++present;

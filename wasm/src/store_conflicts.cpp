@@ -134,12 +134,11 @@ CommitResult Store::resolveConflict(const std::string &id, ResolveMode mode, con
         break;
     }
     CollectionState *c = m->findCollection(rec.collection);
-    auto di = c ? c->index.find(rec.doc) : decltype(c->index.find(rec.doc))();
-    if (!c || di == c->index.end() || !c->docs[di->second].present())
+    if (!c || !c->live(rec.doc))
         fail(ErrorCode::NotFound, "document '" + rec.doc + "' of conflict '" + id +
                                       "' was deleted; dismiss the conflict or write the document again");
     uint32_t ci = m->collIndex.at(rec.collection);
-    uint32_t d = di->second;
+    uint32_t d = c->find(rec.doc);
     m->begin();
     try {
         m->touch(ci, d, false);
@@ -226,8 +225,7 @@ CommitResult Store::restoreSnapshot(const std::string &id) {
                         continue;
                     bool keep = false;
                     if (target) {
-                        auto ti = target->index.find(d.id);
-                        keep = ti != target->index.end() && target->docs[ti->second].present();
+                        keep = target->live(d.id) != nullptr;
                     }
                     if (!keep)
                         gone.push_back(d.id);

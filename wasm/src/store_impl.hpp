@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -57,13 +58,46 @@ struct DocState {
     }
 };
 
+/**
+ * Document id -> position in CollectionState::docs. Open addressing with linear probing over one array
+ * of (32-bit hash, position + 1) slots; the ids themselves live only in the documents. Replaces an
+ * unordered_map<string, uint32_t>, which cost a node and a second copy of every id (~70 B a document)
+ * and a cache miss per hop (docs/ARCHITECTURE.md, "Memory layout").
+ */
+class DocIndex {
+  public:
+    static constexpr uint32_t kNone = UINT32_MAX;
+    /** Position of the document with this id, or kNone. */
+    uint32_t find(const std::vector<DocState> &docs, std::string_view id) const;
+    /** Adds docs[di] (its id must not be present yet). */
+    void insert(const std::vector<DocState> &docs, uint32_t di);
+    /** Removes docs[di]'s entry (it must be present). */
+    void erase(const std::vector<DocState> &docs, uint32_t di);
+    void reserve(const std::vector<DocState> &docs, size_t n);
+    size_t size() const { return m_count; }
+
+  private:
+    static uint32_t hashOf(std::string_view id);
+    void grow(const std::vector<DocState> &docs, size_t capacity);
+    std::vector<uint64_t> m_slots; // (hash << 32) | (position + 1); 0 = empty. Size is a power of two.
+    size_t m_count = 0;
+};
+
 struct CollectionState {
     std::string name;
     ConflictPolicy policy = ConflictPolicy::Lww;
     std::vector<DocState> docs;
-    std::unordered_map<std::string, uint32_t> index;
+    DocIndex index;
     std::vector<uint64_t> vv; // by store site index
     size_t present = 0;
+
+    /** Position of the document with this id, or DocIndex::kNone. */
+    uint32_t find(std::string_view id) const { return index.find(docs, id); }
+    /** The document if it exists and is present (not deleted), else null. */
+    const DocState *live(std::string_view id) const {
+        uint32_t di = find(id);
+        return di != DocIndex::kNone && docs[di].present() ? &docs[di] : nullptr;
+    }
 
     uint64_t vvAt(uint32_t site) const { return site < vv.size() ? vv[site] : 0; }
     void raiseVv(uint32_t site, uint64_t seq) {

@@ -377,10 +377,10 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
         std::vector<char> changedDoc(part.docIds.size(), 0);
         auto lookup = [&](uint32_t i) -> DocState * {
             if (docMap[i] < 0) {
-                auto it = colls[ci].index.find(part.docIds[i]);
-                if (it == colls[ci].index.end())
+                uint32_t di = colls[ci].find(part.docIds[i]);
+                if (di == DocIndex::kNone)
                     return nullptr;
-                docMap[i] = it->second;
+                docMap[i] = di;
             }
             return &colls[ci].docs[static_cast<size_t>(docMap[i])];
         };
@@ -391,7 +391,7 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
             ++rowsPerDoc[row.doc];
         if (colls[ci].docs.empty()) {
             colls[ci].docs.reserve(part.docIds.size());
-            colls[ci].index.reserve(part.docIds.size());
+            colls[ci].index.reserve(colls[ci].docs, part.docIds.size());
         }
         auto create = [&](uint32_t i) -> DocState & {
             if (DocState *d = lookup(i))
