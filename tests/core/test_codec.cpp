@@ -37,6 +37,116 @@ TEST_CASE("codec: values round-trip, strings shared through the table") {
     CHECK(r.done());
 }
 
+TEST_CASE("cells: canonical, so equal JSON gives equal cells, hashes and encodings") {
+    std::vector<Value> values = {nullptr,
+                                 true,
+                                 false,
+                                 0,
+                                 47,
+                                 48,
+                                 -1,
+                                 INT64_MIN,
+                                 INT64_MAX,
+                                 UINT64_MAX,
+                                 1.5,
+                                 -0.25,
+                                 1e300,
+                                 "",
+                                 "12345678",  // inline
+                                 "123456789", // heap
+                                 std::string(200, 'z'),
+                                 "héllo ✓",
+                                 Value::array(),
+                                 Value::object(),
+                                 Value::array({1, "a", nullptr, 2.5}),
+                                 Value{{"k", {{"nested", {1, 2}}}}, {"__proto__", 1}, {"b", "text long enough"}}};
+    StringTable table;
+    std::vector<Cell> cells;
+    for (const auto &v : values)
+        cells.push_back(Cell::of(v));
+    for (const auto &c : cells)
+        c.countStrings(table);
+    Cell again = Cell::of("text long enough");
+    again.countStrings(table);
+    table.build();
+    CHECK(table.find("text long enough") >= 0);
+    Writer w, wv;
+    for (size_t i = 0; i < values.size(); ++i) {
+        const Value &v = values[i];
+        const Cell &c = cells[i];
+        CHECK(c.toValue() == v);
+        CHECK(c.compare(v) == 0);
+        CHECK(c.typeRank() == typeRank(v));
+        Fnv64 hc, hv;
+        c.hash(hc);
+        hashValue(hv, v);
+        CHECK(hc.h == hv.h);
+        Cell copy = c; // copies and moves keep the bytes
+        CHECK(copy == c);
+        Cell moved = std::move(copy);
+        CHECK(moved == c);
+        c.write(w, table);
+        writeValue(wv, v, table);
+    }
+    CHECK(w.bytes() == wv.bytes()); // a cell encodes exactly as its JSON value does
+    Reader r(w.bytes());
+    for (const auto &c : cells)
+        CHECK(Cell::read(r, table.strings()) == c);
+    CHECK(r.done());
+
+    // 1 and 1.0 are one value; so are objects built in different orders.
+    CHECK(Cell::of(Value(3)) == Cell::of(Value(3.0)));
+    CHECK(Cell::of(Value::array({1, 2})) == Cell::of(Value::array({1.0, 2.0})));
+    CHECK(Cell::of(Value(3.5)) != Cell::of(Value(3)));
+    CHECK(Cell::of(Value("a")) != Cell::of(Value::array({"a"})));
+    CHECK(Cell::of(Value(2)).compare(Value(10)) < 0);
+    CHECK(Cell::of(Value("b")).compare(Value("a")) > 0);
+    CHECK(Cell::of(Value::array({1, 3})).compare(Value::array({1, 2})) > 0);
+    CHECK(Cell::of(Value(true)).compare(Value(1)) < 0); // booleans sort before numbers
+}
+
+TEST_CASE("cells: read from the wire validates, and sorts an object a foreign encoder left unsorted") {
+    // {"b": 1, "a": [2.0]} with keys out of order and an integral double.
+    Writer w;
+    w.u8(0x09);
+    w.varint(2);
+    w.u8(0x41);
+    w.u8('b');
+    w.u8(0x11);
+    w.u8(0x41);
+    w.u8('a');
+    w.u8(0x08);
+    w.varint(1);
+    w.u8(0x05);
+    w.f64(2.0);
+    Reader r(w.bytes());
+    Cell c = Cell::read(r, {});
+    CHECK(r.done());
+    CHECK(c == Cell::of(Value{{"a", {2}}, {"b", 1}}));
+    CHECK(c.toValue().dump() == R"({"a":[2],"b":1})");
+
+    auto refuses = [](const Bytes &b, const std::string &what) {
+        Reader rr(b);
+        try {
+            Cell::read(rr, {"x"});
+            FAIL("accepted: " << what);
+        } catch (const Error &e) {
+            CHECK(e.code() == ErrorCode::Decode);
+        }
+    };
+    refuses({0x09, 0x02, 0x41, 'a', 0x10, 0x41, 'a', 0x11}, "duplicate key");
+    refuses({0x42, 0xC3, 0x28}, "bad UTF-8");
+    refuses({0x07, 0x05}, "string reference out of range");
+    refuses({0x05, 0, 0, 0, 0, 0, 0, 0xF8, 0x7F}, "NaN");
+    refuses({0x04, 0x01}, "non-canonical unsigned");
+    refuses({0x08, 0x03, 0x10}, "truncated array");
+    refuses({0x0A}, "unknown tag");
+    Bytes deep(2 * 70, 0x08); // 70 nested one-item arrays
+    for (size_t i = 0; i < deep.size(); i += 2)
+        deep[i + 1] = 0x01;
+    refuses(deep, "nesting too deep");
+}
+
 TEST_CASE("codec: change sets round-trip exactly") {
     test::ManualClock clock;
     auto a = test::replica(1, clock);

@@ -111,7 +111,7 @@ inline std::vector<std::string> canonicalCollection(const syncore::ChangeSet& cs
                         c.docIds.at(r.doc);
         if (r.kind != syncore::RowKind::Cl) k += " field=" + cs.fieldNames.at(r.field);
         k += " stamp=" + stampKey(cs, r.stamp) + " seq=" + std::to_string(r.seq) + " base=" + stampKey(cs, r.base) +
-             " value=" + valueKey(r.value);
+             " value=" + valueKey(r.value.toValue());
         rows.push_back(std::move(k));
     }
     for (const auto& g : c.ranges)

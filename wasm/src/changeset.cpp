@@ -165,7 +165,7 @@ void validateRow(const Row &r, const CollectionChanges &c, const ChangeSet &cs) 
             rowFail(c, "row refers to a missing field");
         if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0)
             rowFail(c, "field written at a deleted epoch");
-        if ((r.flags & rowflag::Absent) && !r.val().is_null())
+        if ((r.flags & rowflag::Absent) && !r.val().isNull())
             rowFail(c, "removed field with a value");
         break;
     case RowKind::Counter:
@@ -175,9 +175,9 @@ void validateRow(const Row &r, const CollectionChanges &c, const ChangeSet &cs) 
             rowFail(c, "counter row with flags");
         if (r.stamp.epoch == 0 || r.stamp.epoch % 2 == 0)
             rowFail(c, "counter written at a deleted epoch");
-        if (!r.val().is_number())
+        if (!r.val().isNumber())
             rowFail(c, "counter row without a number");
-        if (r.val().is_number_float() && !std::isfinite(r.val().get<double>()))
+        if (!std::isfinite(r.val().number()))
             rowFail(c, "counter total is not finite");
         break;
     }
@@ -299,7 +299,7 @@ void encodeRows(Writer &w, const std::vector<const Row *> &rows, const std::vect
     values.bytes().swap(scratch); // reuse the scratch buffer's capacity for the values
     for (const Row *r : rows)
         if (hasValue(*r))
-            writeValue(values, r->val(), table);
+            r->val().write(values, table);
     w.blob(values.bytes());
     values.bytes().swap(scratch);
 }
@@ -321,7 +321,7 @@ Bytes encodeChangeSet(const ChangeSet &cs) {
     for (const auto &c : cs.collections)
         for (const auto &r : c.rows)
             if (hasValue(r))
-                table.countValue(r.val());
+                r.val().countStrings(table);
     table.build();
 
     w.varint(cs.sites.size());
@@ -532,7 +532,7 @@ ChangeSet decodeChangeSet(const uint8_t *data, size_t size) {
                     fail(ErrorCode::Decode, "row base flagged but zero");
             }
             if (hasValue(row))
-                row.value = readValue(valueCol, strings);
+                row.value = Cell::read(valueCol, strings);
         }
         for (RleReader *col : {&doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite})
             col->finish();

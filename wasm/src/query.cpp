@@ -134,6 +134,37 @@ bool evalCondition(const Condition &c, const Value *v) {
     }
 }
 
+bool evalCondition(const Condition &c, const Cell *v) {
+    switch (c.op) {
+    case CompareOp::Eq:
+        return v ? v->compare(c.operand) == 0 : c.operand.is_null();
+    case CompareOp::Ne:
+        return v ? v->compare(c.operand) != 0 : !c.operand.is_null();
+    case CompareOp::In:
+        for (const auto &x : c.operand)
+            if (v ? v->compare(x) == 0 : x.is_null())
+                return true;
+        return false;
+    default:
+        break;
+    }
+    if (!v || v->typeRank() != typeRank(c.operand))
+        return false;
+    int r = v->compare(c.operand);
+    switch (c.op) {
+    case CompareOp::Gt:
+        return r > 0;
+    case CompareOp::Gte:
+        return r >= 0;
+    case CompareOp::Lt:
+        return r < 0;
+    case CompareOp::Lte:
+        return r <= 0;
+    default:
+        return false;
+    }
+}
+
 bool Query::matches(const Value &doc) const {
     for (const auto &c : where) {
         auto it = doc.find(c.field);

@@ -48,6 +48,13 @@ std::string typeName(const Value &v) {
     }
 }
 
+/** "null" stays "null"; any other JSON type name gets its article ("an array", "a string"). */
+std::string articled(const std::string &type) {
+    if (type == "null")
+        return type;
+    return (type[0] == 'a' || type[0] == 'o' ? "an " : "a ") + type;
+}
+
 void checkCollectionName(const std::string &name) {
     if (name.empty())
         fail(ErrorCode::InvalidArgument, "collection name must be a non-empty string");
@@ -222,7 +229,7 @@ int Store::Impl::cmp(const Stamp &a, const Stamp &b) const {
 // ---------------------------------------------------------------------------------------------------
 // Documents
 
-Value Store::Impl::counterValue(const DocState &d, uint32_t name, const FieldState *reg) const {
+Cell Store::Impl::counterValue(const DocState &d, uint32_t name, const FieldState *reg) const {
     Stamp r = reg ? reg->stamp : Stamp{0, d.epoch, 0};
     // Sum the contributions that build on the current register, in site-id order so every replica
     // adds the same doubles in the same order.
@@ -234,19 +241,17 @@ Value Store::Impl::counterValue(const DocState &d, uint32_t name, const FieldSta
     if (reg && !(reg->flags & rowflag::Absent)) {
         if (parts.empty())
             return reg->value;
-        if (reg->value.is_number())
-            total = reg->value.get<double>();
+        if (reg->value.isNumber())
+            total = reg->value.number();
     } else if (parts.empty()) {
-        return Value(); // caller checks for "no value"
+        return Cell(); // caller checks for "no value"
     }
     std::sort(parts.begin(), parts.end(), [&](const CounterState *a, const CounterState *b) {
         return sites[a->stamp.site] < sites[b->stamp.site];
     });
     for (auto *p : parts)
         total += p->total;
-    if (std::floor(total) == total && std::fabs(total) < 9007199254740992.0)
-        return Value(static_cast<int64_t>(total));
-    return Value(total);
+    return Cell::ofNumber(total);
 }
 
 Value Store::Impl::materialize(const CollectionState &, const DocState &d) const {
@@ -255,16 +260,16 @@ Value Store::Impl::materialize(const CollectionState &, const DocState &d) const
     for (const auto &f : d.fields) {
         if (f.flags & rowflag::Absent)
             continue;
-        out[fieldNames[f.name]] = d.counters.empty() ? f.value : counterValue(d, f.name, &f);
+        out[fieldNames[f.name]] = d.counters.empty() ? f.value.toValue() : counterValue(d, f.name, &f).toValue();
     }
     for (const auto &c : d.counters) {
         const std::string &n = fieldNames[c.name];
         if (out.contains(n))
             continue;
         const FieldState *reg = d.field(c.name);
-        Value v = counterValue(d, c.name, reg);
-        if (!v.is_null())
-            out[n] = std::move(v);
+        Cell v = counterValue(d, c.name, reg);
+        if (!v.isNull())
+            out[n] = v.toValue();
     }
     return out;
 }
@@ -408,7 +413,7 @@ CommitResult Store::Impl::commit() {
     return out;
 }
 
-void Store::Impl::writeField(CollectionState &, DocState &d, uint32_t name, Value v, bool absent, uint8_t flags) {
+void Store::Impl::writeField(CollectionState &, DocState &d, uint32_t name, Cell v, bool absent, uint8_t flags) {
     FieldState *cur = d.field(name);
     Stamp st = localStamp(d.epoch);
     if (cur) {
@@ -419,7 +424,7 @@ void Store::Impl::writeField(CollectionState &, DocState &d, uint32_t name, Valu
         cur->stamp = st;
         cur->seq = ++seq;
         cur->flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
-        cur->value = absent ? Value() : std::move(v);
+        cur->value = absent ? Cell() : std::move(v);
     } else {
         FieldState f;
         f.name = name;
@@ -432,7 +437,7 @@ void Store::Impl::writeField(CollectionState &, DocState &d, uint32_t name, Valu
     }
 }
 
-void Store::Impl::setField(CollectionState &c, DocState &d, const std::string &key, Value v) {
+void Store::Impl::setField(CollectionState &c, DocState &d, const std::string &key, Cell v) {
     uint32_t name = internField(key);
     const FieldState *cur = d.field(name);
     // An unchanged value is not written again: no new row, and no false conflict elsewhere.
@@ -475,7 +480,7 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     for (auto it = doc.begin(); it != doc.end(); ++it) {
         if (it.key() == "id")
             continue;
-        setField(c, d, it.key(), std::move(it.value())); // the document is ours: move its values
+        setField(c, d, it.key(), Cell::of(it.value()));
     }
     // Fields the new document no longer has are removed (counters included). Keys survive the moves.
     std::vector<uint32_t> gone;
@@ -487,7 +492,7 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
             std::find(gone.begin(), gone.end(), x.name) == gone.end())
             gone.push_back(x.name);
     for (uint32_t name : gone)
-        writeField(c, d, name, Value(), true, 0);
+        writeField(c, d, name, Cell(), true, 0);
 }
 
 void Store::Impl::txUpdate(const std::string &coll, const std::string &id, const Value &fields) {
@@ -524,7 +529,7 @@ void Store::Impl::txUpdate(const std::string &coll, const std::string &id, const
     for (auto it = fields.begin(); it != fields.end(); ++it) {
         if (it.key() == "id")
             continue;
-        setField(c, d, it.key(), it.value());
+        setField(c, d, it.key(), Cell::of(it.value()));
     }
 }
 
@@ -562,11 +567,11 @@ void Store::Impl::txIncrement(const std::string &coll, const std::string &id, co
     {
         const DocState &d = colls[ci].docs[di];
         const FieldState *reg = d.field(name);
-        if (reg && !(reg->flags & rowflag::Absent) && !reg->value.is_number())
-            fail(ErrorCode::InvalidArgument,
-                 "field '" + field + "' of '" + id + "' holds " + typeName(reg->value) + ", not a number");
-        Value cur = counterValue(d, name, reg);
-        if (cur.is_number() && !std::isfinite(cur.get<double>() + by))
+        if (reg && !(reg->flags & rowflag::Absent) && !reg->value.isNumber())
+            fail(ErrorCode::InvalidArgument, "field '" + field + "' of '" + id + "' holds " +
+                                                 articled(reg->value.typeName()) + ", not a number");
+        Cell cur = counterValue(d, name, reg);
+        if (cur.isNumber() && !std::isfinite(cur.number() + by))
             fail(ErrorCode::OutOfRange, "increment of '" + field + "' would overflow");
     }
     touch(ci, di, false);
@@ -696,7 +701,7 @@ std::vector<Value> Store::find(const std::string &collection, const Query &query
         return out;
     // Conditions are checked against stored field values, so only matching documents are built.
     std::vector<const DocState *> hits;
-    Value scratch;
+    Cell scratch;
     // Field names are resolved once per query, not once per document.
     constexpr uint32_t kIdField = UINT32_MAX - 1, kNoField = UINT32_MAX;
     auto resolve = [&](const std::string &name) {
@@ -710,9 +715,9 @@ std::vector<Value> Store::find(const std::string &collection, const Query &query
         whereFields.push_back(resolve(cond.field));
     for (const auto &o : query.orderBy)
         orderFields.push_back(resolve(o.field));
-    auto fieldValue = [&](const DocState &d, uint32_t name) -> const Value * {
+    auto fieldValue = [&](const DocState &d, uint32_t name) -> const Cell * {
         if (name == kIdField) {
-            scratch = d.id;
+            scratch = Cell::ofString(d.id);
             return &scratch;
         }
         if (name == kNoField)
@@ -721,7 +726,7 @@ std::vector<Value> Store::find(const std::string &collection, const Query &query
         if (!d.hasCounter(name))
             return f && !(f->flags & rowflag::Absent) ? &f->value : nullptr;
         scratch = m->counterValue(d, name, f);
-        return scratch.is_null() && !(f && !(f->flags & rowflag::Absent)) ? nullptr : &scratch;
+        return scratch.isNull() && !(f && !(f->flags & rowflag::Absent)) ? nullptr : &scratch;
     };
     for (const auto &d : c->docs) {
         if (!d.present())
@@ -747,8 +752,8 @@ std::vector<Value> Store::find(const std::string &collection, const Query &query
         for (auto *d : hits) {
             Keyed k{d, {}};
             for (uint32_t f : orderFields) {
-                const Value *v = fieldValue(*d, f);
-                k.keys.push_back(v ? *v : Value());
+                const Cell *v = fieldValue(*d, f);
+                k.keys.push_back(v ? v->toValue() : Value());
             }
             keyed.push_back(std::move(k));
         }

@@ -63,7 +63,7 @@ void Store::checkInvariants() const {
                     broken(where + ": field from a dead epoch kept");
                 if (f.stamp.epoch % 2 == 0)
                     broken(where + ": field written at a deleted epoch");
-                if ((f.flags & rowflag::Absent) && !f.value.is_null())
+                if ((f.flags & rowflag::Absent) && !f.value.isNull())
                     broken(where + ": removed field holds a value");
                 if (f.seq == 0)
                     broken(where + ": field without a sequence number");
@@ -124,7 +124,7 @@ std::string Store::debugDump() const {
                             std::to_string(d.clSeq));
             for (const auto &f : d.fields)
                 lines.push_back(k + "." + s.fieldNames[f.name] + " " + stamp(f.stamp) + "#" + std::to_string(f.seq) +
-                                " base=" + stamp(f.base) + " flags=" + std::to_string(f.flags) + " " + f.value.dump());
+                                " base=" + stamp(f.base) + " flags=" + std::to_string(f.flags) + " " + f.value.toValue().dump());
             for (const auto &x : d.counters)
                 lines.push_back(k + "." + s.fieldNames[x.name] + "+" + s.sites[x.stamp.site].hex().substr(0, 4) + " " +
                                 stamp(x.stamp) + "#" + std::to_string(x.seq) + " base=" + stamp(x.base) +

@@ -146,7 +146,7 @@ CommitResult Store::resolveConflict(const std::string &id, ResolveMode mode, con
         DocState &doc = cc.docs[d];
         uint32_t name = m->internField(rec.field);
         // A new write that says "I saw the winner and chose this"; it clears the record wherever it lands.
-        m->writeField(cc, doc, name, chosen, absent, rowflag::Resolves);
+        m->writeField(cc, doc, name, absent ? Cell() : Cell::of(chosen), absent, rowflag::Resolves);
         FieldState *f = doc.field(name);
         m->clearResolved(cc, doc, name, f->base, nullptr);
     } catch (...) {

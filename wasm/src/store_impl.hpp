@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "syncore/cell.hpp"
 #include "syncore/journal.hpp"
 #include "syncore/store.hpp"
 
@@ -22,7 +23,7 @@ struct FieldState {
     Stamp stamp;
     Stamp base;
     uint64_t seq = 0;
-    Value value;
+    Cell value;
 };
 
 struct CounterState {
@@ -200,7 +201,7 @@ struct Store::Impl {
 
     // --- documents ---
     Value materialize(const CollectionState &c, const DocState &d) const;
-    Value counterValue(const DocState &d, uint32_t name, const FieldState *reg) const;
+    Cell counterValue(const DocState &d, uint32_t name, const FieldState *reg) const;
     void raiseEpoch(CollectionState &c, DocState &d, uint32_t epoch);
     DocState &docForWrite(uint32_t coll, const std::string &id, bool *created);
 
@@ -210,9 +211,9 @@ struct Store::Impl {
     void rollback();
     void touch(uint32_t coll, uint32_t doc, bool created);
     Stamp localStamp(uint32_t epoch) const { return Stamp{txn.hlc, epoch, 0}; }
-    void writeField(CollectionState &c, DocState &d, uint32_t name, Value v, bool absent, uint8_t flags);
+    void writeField(CollectionState &c, DocState &d, uint32_t name, Cell v, bool absent, uint8_t flags);
     /** Writes a plain value to a field unless it already holds exactly that value. */
-    void setField(CollectionState &c, DocState &d, const std::string &key, Value v);
+    void setField(CollectionState &c, DocState &d, const std::string &key, Cell v);
     void txPut(const std::string &coll, Value &&doc);
     void txUpdate(const std::string &coll, const std::string &id, const Value &fields);
     void txRemove(const std::string &coll, const std::string &id);
@@ -221,7 +222,7 @@ struct Store::Impl {
 
     // --- remote ---
     ApplyResult applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded);
-    void detectConflict(CollectionState &c, DocState &d, const FieldState *cur, const Row &row, const Value &rowValue,
+    void detectConflict(CollectionState &c, DocState &d, const FieldState *cur, const Row &row, const Cell &rowValue,
                         const Stamp &rowStamp, const Stamp &rowBase, ApplyResult &res);
     void clearResolved(const CollectionState &c, const DocState &d, uint32_t name, const Stamp &base, ApplyResult *res);
     ChangeSet buildChanges(const std::vector<std::pair<uint32_t, uint32_t>> &docs, uint64_t minSeq,

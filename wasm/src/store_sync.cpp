@@ -96,9 +96,7 @@ class Builder {
             row.field = field(c.name);
             row.seq = c.seq;
             row.base = base(c.base);
-            row.value = c.total;
-            if (std::floor(c.total) == c.total && std::fabs(c.total) < 9007199254740992.0)
-                row.value = static_cast<int64_t>(c.total);
+            row.value = Cell::ofNumber(c.total);
         }
         row.doc = doc(partIdx, storeDoc, d.id);
         cs.collections[partIdx].rows.push_back(std::move(row));
@@ -133,7 +131,7 @@ template <typename F> void forEachRow(const DocState &d, uint32_t docIdx, F &&f)
 size_t approxRowBytes(const DocState &d, const RowRef &r) {
     size_t n = 12 + d.id.size() / 2;
     if (r.kind == RowKind::Field)
-        n += approxValueSize(d.fields[r.sub].value);
+        n += d.fields[r.sub].value.approxSize();
     return n;
 }
 
@@ -318,7 +316,7 @@ void Store::Impl::clearResolved(const CollectionState &c, const DocState &d, uin
 }
 
 void Store::Impl::detectConflict(CollectionState &c, DocState &d, const FieldState *cur, const Row &row,
-                                 const Value &rowValue, const Stamp &st, const Stamp &base, ApplyResult &res) {
+                                 const Cell &rowValue, const Stamp &st, const Stamp &base, ApplyResult &res) {
     if (c.policy == ConflictPolicy::Lww || !cur)
         return;
     bool rowAbsent = row.flags & rowflag::Absent;
@@ -341,10 +339,10 @@ void Store::Impl::detectConflict(CollectionState &c, DocState &d, const FieldSta
     rec.collection = c.name;
     rec.doc = d.id;
     rec.field = fieldNames[cur->name];
-    rec.localValue = cur->value;
+    rec.localValue = cur->value.toValue();
     rec.localAbsent = curAbsent;
     rec.localStamp = cur->stamp;
-    rec.remoteValue = rowValue;
+    rec.remoteValue = rowValue.toValue();
     rec.remoteAbsent = rowAbsent;
     rec.remoteStamp = st;
     rec.localWins = order < 0;
@@ -475,7 +473,7 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
                 cur->stamp = st;
                 cur->base = mapStamp(row.base);
                 cur->seq = row.seq;
-                cur->total = row.value.get<double>();
+                cur->total = row.value.number();
                 won = true;
                 break;
             }
@@ -560,7 +558,7 @@ uint64_t Store::stateHash() const {
                 stamp(f->stamp);
                 stamp(f->base);
                 h.add64(f->seq);
-                hashValue(h, f->value);
+                f->value.hash(h);
             }
             std::vector<const CounterState *> ks;
             for (const auto &k : d->counters)
@@ -575,7 +573,7 @@ uint64_t Store::stateHash() const {
                 stamp(k->stamp);
                 stamp(k->base);
                 h.add64(k->seq);
-                hashValue(h, Value(k->total));
+                Cell::ofNumber(k->total).hash(h);
             }
         }
     }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "syncore/error.hpp"
+#include "value_format.hpp"
 
 namespace syncore {
 
@@ -70,25 +71,10 @@ void validateAt(const Value &v, const std::string &root, const PathStep *at, int
     }
 }
 
-// Value encoding tags (docs/FORMAT.md, "Values").
-enum Tag : uint8_t {
-    TNull = 0,
-    TFalse = 1,
-    TTrue = 2,
-    TInt = 3,         // zigzag varint
-    TUint = 4,        // varint, for integers above INT64_MAX
-    TDouble = 5,      // 8 bytes little endian
-    TStr = 6,         // varint length + bytes
-    TStrRef = 7,      // varint index into the string table
-    TArray = 8,       // varint count + values
-    TObject = 9,      // varint count + (key, value); a key is a TStr/TStrRef/short string without its tag byte rules
-    TSmallInt = 0x10, // 0x10..0x3f: integers 0..47
-    TShortStr = 0x40, // 0x40..0x7f: strings of 0..63 bytes, bytes follow
-};
-constexpr int kSmallIntCount = 0x40 - 0x10;
-constexpr size_t kShortStrMax = 0x40 - 1;
 
-void writeString(Writer &w, const std::string &s, const StringTable &table) {
+} // namespace
+
+void writeString(Writer &w, std::string_view s, const StringTable &table) {
     int64_t idx = table.find(s);
     if (idx >= 0) {
         w.u8(TStrRef);
@@ -98,9 +84,12 @@ void writeString(Writer &w, const std::string &s, const StringTable &table) {
         w.raw(s.data(), s.size());
     } else {
         w.u8(TStr);
-        w.str(s);
+        w.varint(s.size());
+        w.raw(s.data(), s.size());
     }
 }
+
+namespace {
 
 std::string checkedUtf8(std::string s) {
     if (!isValidUtf8(s))
@@ -347,7 +336,7 @@ void StringTable::build() {
     m_counts.clear();
 }
 
-int64_t StringTable::find(const std::string &s) const {
+int64_t StringTable::find(std::string_view s) const {
     if (m_index.empty())
         return -1;
     auto it = m_index.find(s);

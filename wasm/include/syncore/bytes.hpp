@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "syncore/error.hpp"
@@ -69,6 +70,7 @@ class Reader {
     size_t remaining() const { return static_cast<size_t>(m_end - m_p); }
     bool done() const { return m_p == m_end; }
     const uint8_t *pos() const { return m_p; }
+    const uint8_t *end() const { return m_end; }
 
     uint8_t u8(const char *what) {
         need(1, what);
@@ -168,7 +170,8 @@ struct Fnv64 {
             h *= 0x100000001b3ull;
         }
     }
-    void add(const std::string &s) {
+    /** Length, then bytes (so "ab"+"c" and "a"+"bc" differ). */
+    void add(std::string_view s) {
         add64(s.size());
         add(s.data(), s.size());
     }

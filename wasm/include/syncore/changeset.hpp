@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "syncore/bytes.hpp"
+#include "syncore/cell.hpp"
 #include "syncore/site_id.hpp"
 #include "syncore/stamp.hpp"
 #include "syncore/value.hpp"
@@ -40,11 +41,11 @@ struct Row {
     Stamp stamp;        // site indexes ChangeSet::sites; for Cl rows epoch = the causal length
     uint64_t seq = 0;   // the origin site's (stamp.site's) sequence number for this write
     Stamp base;         // Field: stamp of the value it replaced (zero = none); Counter: the register stamp
-    Value value;        // Field: the value (null when Absent); Counter: the running total (a number)
+    Cell value;         // Field: the value (null when Absent); Counter: the running total (a number)
     /** When set, the encoder reads the value from here instead (change sets built from a store borrow
      *  its values rather than copying them; such a change set must be encoded before the store changes). */
-    const Value *ref = nullptr;
-    const Value &val() const { return ref ? *ref : value; }
+    const Cell *ref = nullptr;
+    const Cell &val() const { return ref ? *ref : value; }
 };
 
 struct Range {

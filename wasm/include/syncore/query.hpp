@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "syncore/cell.hpp"
 #include "syncore/value.hpp"
 
 namespace syncore {
@@ -42,5 +43,7 @@ struct Query {
  * null, first in ascending order.
  */
 bool evalCondition(const Condition &c, const Value *fieldValue);
+/** The same test against a stored cell (null pointer: the field is absent). */
+bool evalCondition(const Condition &c, const Cell *fieldValue);
 
 } // namespace syncore

@@ -41,12 +41,13 @@ void hashValue(Fnv64 &h, const Value &v);
 class StringTable {
   public:
     /** Counts a string; it must stay alive until build() (the table keeps a view of it until then). */
-    void count(const std::string &s) { ++m_counts[std::string_view(s)]; }
+    void count(std::string_view s) { ++m_counts[s]; }
     void countValue(const Value &v);
     /** Freezes the table: strings seen at least twice get an index. */
     void build();
     /** Index of s, or -1 when it is written inline. */
-    int64_t find(const std::string &s) const;
+    int64_t find(std::string_view s) const;
+    bool empty() const { return m_strings.empty(); }
     const std::vector<std::string> &strings() const { return m_strings; }
 
   private:

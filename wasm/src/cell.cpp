@@ -1,0 +1,759 @@
+#include "syncore/cell.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "syncore/error.hpp"
+#include "value_format.hpp"
+
+namespace syncore {
+
+namespace {
+
+// Integral doubles up to this magnitude are integers, exactly as hashValue treats them.
+constexpr double kIntegralDoubleMax = 9.0e15;
+
+bool integralDouble(double d) { return d == std::floor(d) && std::fabs(d) < kIntegralDoubleMax; }
+
+void writeInt(Writer &w, int64_t i) {
+    if (i >= 0 && i < kSmallIntCount) {
+        w.u8(static_cast<uint8_t>(TSmallInt + i));
+    } else {
+        w.u8(TInt);
+        w.svarint(i);
+    }
+}
+
+void writeUint(Writer &w, uint64_t u) {
+    if (u <= static_cast<uint64_t>(INT64_MAX)) {
+        writeInt(w, static_cast<int64_t>(u));
+    } else {
+        w.u8(TUint);
+        w.varint(u);
+    }
+}
+
+void writeDouble(Writer &w, double d) {
+    if (integralDouble(d)) {
+        writeInt(w, static_cast<int64_t>(d));
+    } else {
+        w.u8(TDouble);
+        w.f64(d);
+    }
+}
+
+void writeText(Writer &w, std::string_view s) {
+    if (s.size() <= kShortStrMax) {
+        w.u8(static_cast<uint8_t>(TShortStr + s.size()));
+    } else {
+        w.u8(TStr);
+        w.varint(s.size());
+    }
+    w.raw(s.data(), s.size());
+}
+
+// The canonical encoding of a JSON value (no string table).
+void canon(Writer &w, const Value &v) {
+    switch (v.type()) {
+    case Value::value_t::null:
+        w.u8(TNull);
+        break;
+    case Value::value_t::boolean:
+        w.u8(v.get<bool>() ? TTrue : TFalse);
+        break;
+    case Value::value_t::number_integer:
+        writeInt(w, v.get<int64_t>());
+        break;
+    case Value::value_t::number_unsigned:
+        writeUint(w, v.get<uint64_t>());
+        break;
+    case Value::value_t::number_float:
+        writeDouble(w, v.get<double>());
+        break;
+    case Value::value_t::string:
+        writeText(w, v.get_ref<const std::string &>());
+        break;
+    case Value::value_t::array:
+        w.u8(TArray);
+        w.varint(v.size());
+        for (const auto &x : v)
+            canon(w, x);
+        break;
+    case Value::value_t::object:
+        w.u8(TObject);
+        w.varint(v.size());
+        for (auto it = v.begin(); it != v.end(); ++it) { // std::map: keys in byte order
+            writeText(w, it.key());
+            canon(w, it.value());
+        }
+        break;
+    default:
+        fail(ErrorCode::InvalidArgument, "cannot store a non-JSON value");
+    }
+}
+
+// A string in canonical bytes (always inline: canonical encodings have no table).
+std::string_view readText(Reader &r, uint8_t tag) {
+    size_t n;
+    if (tag == TStr)
+        n = r.count("string");
+    else if (tag >= TShortStr && tag < TShortStr + 0x40)
+        n = tag - TShortStr;
+    else
+        fail(ErrorCode::Decode, "expected a string, found tag " + std::to_string(tag));
+    const uint8_t *p = r.pos();
+    r.skip(n, "string");
+    return std::string_view(reinterpret_cast<const char *>(p), n);
+}
+
+// A string on the wire: inline or from the table; validated.
+std::string_view readWireText(Reader &r, uint8_t tag, const std::vector<std::string> &table) {
+    if (tag == TStrRef) {
+        uint64_t idx = r.varint("string reference");
+        if (idx >= table.size())
+            fail(ErrorCode::Decode, "string reference out of range");
+        return table[idx]; // the decoder validated the table's strings
+    }
+    std::string_view s = readText(r, tag);
+    if (!isValidUtf8(s.data(), s.size()))
+        fail(ErrorCode::Decode, "string is not valid UTF-8");
+    return s;
+}
+
+bool isStringTag(uint8_t tag) { return tag == TStr || tag == TStrRef || (tag >= TShortStr && tag < TShortStr + 0x40); }
+
+// Wire value -> canonical bytes. Sets *unsorted if an object's keys are out of byte order (the caller
+// then re-sorts through a JSON tree; our own encoder never produces that).
+void transcode(Reader &r, Writer &w, const std::vector<std::string> &table, int depth, bool *unsorted) {
+    if (depth > kMaxValueDepth)
+        fail(ErrorCode::Decode, "value nests too deep");
+    uint8_t tag = r.u8("value tag");
+    switch (tag) {
+    case TNull:
+    case TFalse:
+    case TTrue:
+        w.u8(tag);
+        return;
+    case TInt:
+        writeInt(w, r.svarint("integer"));
+        return;
+    case TUint: {
+        uint64_t u = r.varint("integer");
+        if (u <= static_cast<uint64_t>(INT64_MAX))
+            fail(ErrorCode::Decode, "non-canonical unsigned integer");
+        writeUint(w, u);
+        return;
+    }
+    case TDouble: {
+        double d = r.f64("number");
+        if (!std::isfinite(d))
+            fail(ErrorCode::Decode, "number is NaN or Infinity");
+        writeDouble(w, d);
+        return;
+    }
+    case TArray: {
+        size_t n = r.count("array items");
+        w.u8(TArray);
+        w.varint(n);
+        for (size_t i = 0; i < n; ++i)
+            transcode(r, w, table, depth + 1, unsorted);
+        return;
+    }
+    case TObject: {
+        size_t n = r.count("object members", 2);
+        w.u8(TObject);
+        w.varint(n);
+        size_t prevAt = 0, prevLen = 0;
+        for (size_t i = 0; i < n; ++i) {
+            std::string_view key = readWireText(r, r.u8("object key"), table);
+            if (i > 0) {
+                std::string_view prev(reinterpret_cast<const char *>(w.bytes().data()) + prevAt, prevLen);
+                int c = prev.compare(key);
+                if (c == 0)
+                    fail(ErrorCode::Decode, "duplicate object key '" + std::string(key) + "'");
+                if (c > 0)
+                    *unsorted = true;
+            }
+            writeText(w, key);
+            prevAt = w.bytes().size() - key.size();
+            prevLen = key.size();
+            transcode(r, w, table, depth + 1, unsorted);
+        }
+        return;
+    }
+    default:
+        if (tag >= TSmallInt && tag < TSmallInt + kSmallIntCount) {
+            w.u8(tag);
+            return;
+        }
+        if (isStringTag(tag)) {
+            writeText(w, readWireText(r, tag, table));
+            return;
+        }
+        fail(ErrorCode::Decode, "unknown value tag " + std::to_string(tag));
+    }
+}
+
+// ---- walks over canonical bytes (trusted: we wrote them)
+
+int64_t readInt(Reader &r, uint8_t tag) {
+    if (tag == TInt)
+        return r.svarint("integer");
+    return static_cast<int64_t>(tag - TSmallInt);
+}
+
+void hashCanon(Reader &r, Fnv64 &h) {
+    uint8_t tag = r.u8("value tag");
+    switch (tag) {
+    case TNull:
+        h.add64(0xA0);
+        return;
+    case TFalse:
+        h.add64(0xA1);
+        return;
+    case TTrue:
+        h.add64(0xA2);
+        return;
+    case TUint:
+        h.add64(0xA3);
+        h.add64(r.varint("integer"));
+        h.add64(1);
+        return;
+    case TDouble: {
+        double d = r.f64("number");
+        uint64_t bits;
+        std::memcpy(&bits, &d, 8);
+        h.add64(0xA3);
+        h.add64(bits);
+        h.add64(2);
+        return;
+    }
+    case TArray: {
+        size_t n = r.count("array items");
+        h.add64(0xA5);
+        h.add64(n);
+        for (size_t i = 0; i < n; ++i)
+            hashCanon(r, h);
+        return;
+    }
+    case TObject: {
+        size_t n = r.count("object members", 2);
+        h.add64(0xA6);
+        h.add64(n);
+        for (size_t i = 0; i < n; ++i) {
+            std::string_view k = readText(r, r.u8("object key"));
+            h.add(k);
+            hashCanon(r, h);
+        }
+        return;
+    }
+    default:
+        if (tag == TInt || (tag >= TSmallInt && tag < TSmallInt + kSmallIntCount)) {
+            h.add64(0xA3);
+            h.add64(static_cast<uint64_t>(readInt(r, tag)));
+            return;
+        }
+        std::string_view s = readText(r, tag);
+        h.add64(0xA4);
+        h.add(s);
+    }
+}
+
+// Copies canonical bytes, turning strings the table holds into references.
+void writeCanonWithTable(Reader &r, Writer &w, const StringTable &table) {
+    const uint8_t *start = r.pos();
+    uint8_t tag = r.u8("value tag");
+    switch (tag) {
+    case TArray: {
+        size_t n = r.count("array items");
+        w.u8(TArray);
+        w.varint(n);
+        for (size_t i = 0; i < n; ++i)
+            writeCanonWithTable(r, w, table);
+        return;
+    }
+    case TObject: {
+        size_t n = r.count("object members", 2);
+        w.u8(TObject);
+        w.varint(n);
+        for (size_t i = 0; i < n; ++i) {
+            writeString(w, readText(r, r.u8("object key")), table);
+            writeCanonWithTable(r, w, table);
+        }
+        return;
+    }
+    case TInt:
+        r.svarint("integer");
+        break;
+    case TUint:
+        r.varint("integer");
+        break;
+    case TDouble:
+        r.f64("number");
+        break;
+    default:
+        if (isStringTag(tag)) {
+            writeString(w, readText(r, tag), table);
+            return;
+        }
+        break; // null, booleans, small integers: the tag alone
+    }
+    w.raw(start, static_cast<size_t>(r.pos() - start));
+}
+
+void countCanon(Reader &r, StringTable &table) {
+    uint8_t tag = r.u8("value tag");
+    switch (tag) {
+    case TArray: {
+        size_t n = r.count("array items");
+        for (size_t i = 0; i < n; ++i)
+            countCanon(r, table);
+        return;
+    }
+    case TObject: {
+        size_t n = r.count("object members", 2);
+        for (size_t i = 0; i < n; ++i) {
+            table.count(readText(r, r.u8("object key")));
+            countCanon(r, table);
+        }
+        return;
+    }
+    case TInt:
+        r.svarint("integer");
+        return;
+    case TUint:
+        r.varint("integer");
+        return;
+    case TDouble:
+        r.f64("number");
+        return;
+    default:
+        if (isStringTag(tag))
+            table.count(readText(r, tag));
+        return;
+    }
+}
+
+Reader readerOf(std::string_view b) { return Reader(reinterpret_cast<const uint8_t *>(b.data()), b.size()); }
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// Lifetime
+
+void Cell::release() noexcept {
+    if ((m_kind == Kind::Str || m_kind == Kind::Packed) && m_n > kInline)
+        std::free(m_v.p);
+    m_kind = Kind::Null;
+    m_n = 0;
+    m_v.i = 0;
+}
+
+void Cell::setBytes(Kind k, const char *p, size_t n) {
+    if (n > UINT32_MAX)
+        fail(ErrorCode::LimitExceeded, "value larger than 4 GiB");
+    release();
+    if (n > kInline) {
+        char *mem = static_cast<char *>(std::malloc(n));
+        if (!mem)
+            throw std::bad_alloc();
+        std::memcpy(mem, p, n);
+        m_v.p = mem;
+    } else if (n > 0) {
+        std::memcpy(m_v.inl, p, n);
+    }
+    m_n = static_cast<uint32_t>(n);
+    m_kind = k;
+}
+
+Cell::Cell(const Cell &o) {
+    m_v.i = 0;
+    if ((o.m_kind == Kind::Str || o.m_kind == Kind::Packed) && o.m_n > kInline) {
+        setBytes(o.m_kind, o.m_v.p, o.m_n);
+    } else {
+        m_v = o.m_v;
+        m_n = o.m_n;
+        m_kind = o.m_kind;
+    }
+}
+
+Cell &Cell::operator=(const Cell &o) {
+    if (this != &o) {
+        Cell copy(o);
+        *this = std::move(copy);
+    }
+    return *this;
+}
+
+Cell::Cell(Cell &&o) noexcept : m_v(o.m_v), m_n(o.m_n), m_kind(o.m_kind) {
+    o.m_kind = Kind::Null;
+    o.m_n = 0;
+    o.m_v.i = 0;
+}
+
+Cell &Cell::operator=(Cell &&o) noexcept {
+    if (this != &o) {
+        release();
+        m_v = o.m_v;
+        m_n = o.m_n;
+        m_kind = o.m_kind;
+        o.m_kind = Kind::Null;
+        o.m_n = 0;
+        o.m_v.i = 0;
+    }
+    return *this;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Building
+
+Cell Cell::ofNumber(double d) {
+    Cell c;
+    if (integralDouble(d)) {
+        c.m_kind = Kind::Int;
+        c.m_v.i = static_cast<int64_t>(d);
+    } else {
+        c.m_kind = Kind::Double;
+        c.m_v.d = d;
+    }
+    return c;
+}
+
+Cell Cell::ofString(std::string_view s) {
+    Cell c;
+    c.setBytes(Kind::Str, s.data(), s.size());
+    return c;
+}
+
+Cell Cell::of(const Value &v) {
+    Cell c;
+    switch (v.type()) {
+    case Value::value_t::null:
+        break;
+    case Value::value_t::boolean:
+        c.m_kind = v.get<bool>() ? Kind::True : Kind::False;
+        break;
+    case Value::value_t::number_integer:
+        c.m_kind = Kind::Int;
+        c.m_v.i = v.get<int64_t>();
+        break;
+    case Value::value_t::number_unsigned: {
+        uint64_t u = v.get<uint64_t>();
+        if (u <= static_cast<uint64_t>(INT64_MAX)) {
+            c.m_kind = Kind::Int;
+            c.m_v.i = static_cast<int64_t>(u);
+        } else {
+            c.m_kind = Kind::Uint;
+            c.m_v.u = u;
+        }
+        break;
+    }
+    case Value::value_t::number_float:
+        return ofNumber(v.get<double>());
+    case Value::value_t::string: {
+        const auto &s = v.get_ref<const std::string &>();
+        c.setBytes(Kind::Str, s.data(), s.size());
+        break;
+    }
+    case Value::value_t::array:
+    case Value::value_t::object: {
+        Writer w;
+        canon(w, v);
+        c.setBytes(Kind::Packed, reinterpret_cast<const char *>(w.bytes().data()), w.bytes().size());
+        break;
+    }
+    default:
+        fail(ErrorCode::InvalidArgument, "cannot store a non-JSON value");
+    }
+    return c;
+}
+
+Cell Cell::read(Reader &r, const std::vector<std::string> &table) {
+    const uint8_t *start = r.pos();
+    uint8_t tag = r.u8("value tag");
+    Cell c;
+    switch (tag) {
+    case TNull:
+        return c;
+    case TFalse:
+        c.m_kind = Kind::False;
+        return c;
+    case TTrue:
+        c.m_kind = Kind::True;
+        return c;
+    case TInt:
+        c.m_kind = Kind::Int;
+        c.m_v.i = r.svarint("integer");
+        return c;
+    case TUint: {
+        uint64_t u = r.varint("integer");
+        if (u <= static_cast<uint64_t>(INT64_MAX))
+            fail(ErrorCode::Decode, "non-canonical unsigned integer");
+        c.m_kind = Kind::Uint;
+        c.m_v.u = u;
+        return c;
+    }
+    case TDouble: {
+        double d = r.f64("number");
+        if (!std::isfinite(d))
+            fail(ErrorCode::Decode, "number is NaN or Infinity");
+        return ofNumber(d);
+    }
+    case TArray:
+    case TObject: {
+        Reader again(start, static_cast<size_t>(r.end() - start));
+        Writer w;
+        bool unsorted = false;
+        transcode(again, w, table, 0, &unsorted);
+        r.skip(static_cast<size_t>(again.pos() - r.pos()), "value");
+        if (unsorted) { // keys out of order: let a JSON tree sort them
+            Reader back(w.bytes().data(), w.bytes().size());
+            return of(readValue(back, {}));
+        }
+        c.setBytes(Kind::Packed, reinterpret_cast<const char *>(w.bytes().data()), w.bytes().size());
+        return c;
+    }
+    default:
+        if (tag >= TSmallInt && tag < TSmallInt + kSmallIntCount) {
+            c.m_kind = Kind::Int;
+            c.m_v.i = tag - TSmallInt;
+            return c;
+        }
+        if (isStringTag(tag)) {
+            std::string_view s = readWireText(r, tag, table);
+            c.setBytes(Kind::Str, s.data(), s.size());
+            return c;
+        }
+        fail(ErrorCode::Decode, "unknown value tag " + std::to_string(tag));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading
+
+double Cell::number() const {
+    switch (m_kind) {
+    case Kind::Int:
+        return static_cast<double>(m_v.i);
+    case Kind::Uint:
+        return static_cast<double>(m_v.u);
+    case Kind::Double:
+        return m_v.d;
+    default:
+        fail(ErrorCode::Internal, "Cell::number() of a non-number");
+    }
+}
+
+Value Cell::toValue() const {
+    switch (m_kind) {
+    case Kind::Null:
+        return Value();
+    case Kind::False:
+        return Value(false);
+    case Kind::True:
+        return Value(true);
+    case Kind::Int:
+        return Value(m_v.i);
+    case Kind::Uint:
+        return Value(m_v.u);
+    case Kind::Double:
+        return Value(m_v.d);
+    case Kind::Str:
+        return Value(std::string(bytes()));
+    case Kind::Packed: {
+        Reader r = readerOf(bytes());
+        return readValue(r, {});
+    }
+    }
+    return Value();
+}
+
+int Cell::typeRank() const {
+    switch (m_kind) {
+    case Kind::Null:
+        return 0;
+    case Kind::False:
+    case Kind::True:
+        return 1;
+    case Kind::Int:
+    case Kind::Uint:
+    case Kind::Double:
+        return 2;
+    case Kind::Str:
+        return 3;
+    case Kind::Packed:
+        return bytes()[0] == static_cast<char>(TArray) ? 4 : 5;
+    }
+    return 0;
+}
+
+const char *Cell::typeName() const {
+    switch (m_kind) {
+    case Kind::Null:
+        return "null";
+    case Kind::False:
+    case Kind::True:
+        return "boolean";
+    case Kind::Int:
+    case Kind::Uint:
+    case Kind::Double:
+        return "number";
+    case Kind::Str:
+        return "string";
+    case Kind::Packed:
+        return bytes()[0] == static_cast<char>(TArray) ? "array" : "object";
+    }
+    return "null";
+}
+
+bool operator==(const Cell &a, const Cell &b) {
+    if (a.m_kind != b.m_kind)
+        return false;
+    switch (a.m_kind) {
+    case Cell::Kind::Null:
+    case Cell::Kind::False:
+    case Cell::Kind::True:
+        return true;
+    case Cell::Kind::Int:
+        return a.m_v.i == b.m_v.i;
+    case Cell::Kind::Uint:
+        return a.m_v.u == b.m_v.u;
+    case Cell::Kind::Double:
+        return a.m_v.d == b.m_v.d;
+    case Cell::Kind::Str:
+    case Cell::Kind::Packed:
+        return a.bytes() == b.bytes();
+    }
+    return false;
+}
+
+int Cell::compare(const Value &v) const {
+    int ra = typeRank(), rb = syncore::typeRank(v);
+    if (m_kind == Kind::Packed && ra == rb)
+        return compareValues(toValue(), v);
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    switch (ra) {
+    case 1:
+        return static_cast<int>(m_kind == Kind::True) - static_cast<int>(v.get<bool>());
+    case 2: {
+        if (m_kind == Kind::Int && v.is_number_integer()) {
+            int64_t x = m_v.i, y = v.get<int64_t>();
+            return x < y ? -1 : (x > y ? 1 : 0);
+        }
+        double x = number(), y = v.get<double>();
+        return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case 3: {
+        int c = bytes().compare(v.get_ref<const std::string &>());
+        return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    default:
+        return 0;
+    }
+}
+
+void Cell::hash(Fnv64 &h) const {
+    switch (m_kind) {
+    case Kind::Null:
+        h.add64(0xA0);
+        return;
+    case Kind::False:
+        h.add64(0xA1);
+        return;
+    case Kind::True:
+        h.add64(0xA2);
+        return;
+    case Kind::Int:
+        h.add64(0xA3);
+        h.add64(static_cast<uint64_t>(m_v.i));
+        return;
+    case Kind::Uint:
+        h.add64(0xA3);
+        h.add64(m_v.u);
+        h.add64(1);
+        return;
+    case Kind::Double: {
+        uint64_t bits;
+        std::memcpy(&bits, &m_v.d, 8);
+        h.add64(0xA3);
+        h.add64(bits);
+        h.add64(2);
+        return;
+    }
+    case Kind::Str: {
+        std::string_view s = bytes();
+        h.add64(0xA4);
+        h.add(s);
+        return;
+    }
+    case Kind::Packed: {
+        Reader r = readerOf(bytes());
+        hashCanon(r, h);
+        return;
+    }
+    }
+}
+
+size_t Cell::approxSize() const {
+    switch (m_kind) {
+    case Kind::Double:
+        return 9;
+    case Kind::Int:
+    case Kind::Uint:
+        return 5;
+    case Kind::Str:
+    case Kind::Packed:
+        return m_n + 2;
+    default:
+        return 1;
+    }
+}
+
+void Cell::write(Writer &w, const StringTable &table) const {
+    switch (m_kind) {
+    case Kind::Null:
+        w.u8(TNull);
+        return;
+    case Kind::False:
+        w.u8(TFalse);
+        return;
+    case Kind::True:
+        w.u8(TTrue);
+        return;
+    case Kind::Int:
+        writeInt(w, m_v.i);
+        return;
+    case Kind::Uint:
+        writeUint(w, m_v.u);
+        return;
+    case Kind::Double:
+        w.u8(TDouble);
+        w.f64(m_v.d);
+        return;
+    case Kind::Str:
+        writeString(w, bytes(), table);
+        return;
+    case Kind::Packed:
+        if (table.empty()) {
+            w.raw(bytes().data(), m_n);
+        } else {
+            Reader r = readerOf(bytes());
+            writeCanonWithTable(r, w, table);
+        }
+        return;
+    }
+}
+
+void Cell::countStrings(StringTable &table) const {
+    if (m_kind == Kind::Str) {
+        table.count(bytes());
+    } else if (m_kind == Kind::Packed) {
+        Reader r = readerOf(bytes());
+        countCanon(r, table);
+    }
+}
+
+} // namespace syncore
