@@ -17,7 +17,7 @@
 // would with a benchmark loop reading the real clock at 1000 transactions per ms). --clock=system uses
 // the real clock instead (output then varies by a few bytes between runs).
 //
-// Usage: core_bench [--docs=N] [--seed=S] [--clock=sim|system] [--runs=R]
+// Usage: core_bench [--docs=N] [--seed=S] [--clock=sim|system] [--runs=R] [--dump-state=FILE]
 //   Updates scale with --docs (N updates in 2, N/2 per replica in 5); targets scale linearly with N.
 //   --runs=R repeats 1-5 with the same workload and prints the best (and worst) time of each figure, for
 //   shared machines; peak memory is the first run's (ru_maxrss and wasm memory never go down).
@@ -189,6 +189,7 @@ struct Config {
     uint64_t seed = 20240611;
     bool sim = true;
     int runs = 1;
+    std::string dumpState; // write figure 3's encoded state here (for format work)
 };
 
 struct Workload {
@@ -278,6 +279,12 @@ Result runOnce(const Config &cfg, const Workload &w) {
         res.encodeMs = msSince(t);
     }
     res.stateBytes = state.size();
+    if (!cfg.dumpState.empty()) {
+        if (FILE *f = std::fopen(cfg.dumpState.c_str(), "wb")) {
+            std::fwrite(state.data(), 1, state.size(), f);
+            std::fclose(f);
+        }
+    }
     res.hash = a->stateHash();
     res.peakUpdates = peakMb();
     res.liveWriter = liveHeapMb();
@@ -362,7 +369,8 @@ bool parseArg(const char *arg, const char *name, std::string &out) {
 }
 
 [[noreturn]] void usage(int code) {
-    std::fprintf(code ? stderr : stdout, "usage: core_bench [--docs=N] [--seed=S] [--clock=sim|system] [--runs=R]\n");
+    std::fprintf(code ? stderr : stdout,
+                 "usage: core_bench [--docs=N] [--seed=S] [--clock=sim|system] [--runs=R] [--dump-state=FILE]\n");
     std::exit(code);
 }
 
@@ -387,6 +395,8 @@ int main(int argc, char **argv) {
             cfg.runs = std::atoi(v.c_str());
             if (cfg.runs < 1 || cfg.runs > 100)
                 usage(2);
+        } else if (parseArg(argv[i], "--dump-state", v)) {
+            cfg.dumpState = v;
         } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
             usage(0);
         } else {

@@ -62,6 +62,8 @@ TEST_CASE("fuzz crashers: message") { replay("message", fuzz::runMessage); }
 
 TEST_CASE("fuzz crashers: value") { replay("value", fuzz::runValue); }
 
+TEST_CASE("fuzz crashers: deflate") { replay("deflate", fuzz::runDeflate); }
+
 TEST_CASE("fuzz crashers: store_open") {
     test::TempDir tmp;
     const std::string dir = tmp.path() + "/store";

@@ -20,7 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "syncore/cell.hpp"
 #include "syncore/changeset.hpp"
+#include "syncore/deflate.hpp"
 #include "syncore/error.hpp"
 #include "syncore/journal.hpp"
 #include "syncore/protocol.hpp"
@@ -296,6 +298,48 @@ inline void runValue(const uint8_t* data, size_t size) {
     hashValue(h1, v);
     hashValue(h2, v2);
     FUZZ_CHECK(h1.h == h2.h, "equal values hash differently");
+    // The store's cells read the same bytes straight from the wire: same value, same hash.
+    try {
+        Reader r(data, size);
+        Cell c = Cell::read(r, noStrings);
+        FUZZ_CHECK(c == Cell::of(v), "Cell::read differs from Cell::of(readValue)");
+        FUZZ_CHECK(c.toValue() == v, "Cell::read -> toValue changed the value");
+        Fnv64 hc;
+        c.hash(hc);
+        FUZZ_CHECK(hc.h == h1.h, "a cell hashes differently from its value");
+        Writer wc;
+        c.write(wc, table);
+        FUZZ_CHECK(wc.bytes() == w.bytes(), "a cell encodes differently from its value");
+    } catch (const Error& e) {
+        checkFailed(std::string("readValue accepted a value Cell::read refuses: ") + e.what());
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ deflate
+
+// Arbitrary bytes into the inflater: a clean Error or bounded output. The input through our deflater at
+// three efforts: it must come back exactly.
+inline void runDeflate(const uint8_t* data, size_t size) {
+    using namespace syncore;
+    constexpr size_t kLimit = 1 << 20;
+    try {
+        Bytes out = inflateRaw(data, size, kLimit);
+        FUZZ_CHECK(out.size() <= kLimit, "inflateRaw exceeded its output limit");
+        Bytes again = deflateRaw(out, 1);
+        FUZZ_CHECK(inflateRaw(again.data(), again.size(), out.size()) == out, "re-deflated output differs");
+    } catch (const Error&) {
+    }
+    for (int effort : {1, 4, 9}) {
+        Bytes packed = deflateRaw(data, size, effort);
+        Bytes back;
+        try {
+            back = inflateRaw(packed.data(), packed.size(), size);
+        } catch (const Error& e) {
+            checkFailed(std::string("our deflate output does not inflate: ") + e.what());
+        }
+        FUZZ_CHECK(back.size() == size && std::equal(back.begin(), back.end(), data),
+                   "deflate -> inflate changed the bytes");
+    }
 }
 
 // ------------------------------------------------------------------------------------------------ store_open

@@ -298,6 +298,19 @@ void storeOpenCorpus(const fs::path& tmp) {
     }
 }
 
+// Deflate streams (ours, at two efforts) of small texts and of a change set, plus the plain inputs.
+void deflateCorpus(const Bytes& changeset) {
+    std::string text;
+    for (int i = 0; i < 40; ++i) text += "Fix flaky login test " + std::to_string(i % 7) + "\n";
+    std::vector<std::pair<std::string, Bytes>> inputs = {
+        {"text", Bytes(text.begin(), text.end())}, {"run", Bytes(300, 'a')}, {"changeset", changeset}};
+    for (auto& [name, in] : inputs) {
+        emit("deflate", "plain-" + name, in);
+        emit("deflate", "fast-" + name, deflateRaw(in, 1));
+        emit("deflate", "best-" + name, deflateRaw(in, 9));
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -313,6 +326,7 @@ int main(int argc, char** argv) {
     auto cs = changesetCorpus();
     messageCorpus(cs.size() > 2 ? cs[2].second : encodeChangeSet(ChangeSet()));
     storeOpenCorpus(tmp);
+    deflateCorpus(cs.size() > 2 ? cs[2].second : encodeChangeSet(ChangeSet()));
     fs::remove_all(tmp);
     // every seed must pass its own target (no seed may be a crasher)
     for (auto& e : fs::recursive_directory_iterator(g_out)) {
@@ -322,6 +336,7 @@ int main(int argc, char** argv) {
         if (t == "changeset") fuzz::runChangeset(b.data(), b.size());
         else if (t == "message") fuzz::runMessage(b.data(), b.size());
         else if (t == "value") fuzz::runValue(b.data(), b.size());
+        else if (t == "deflate") fuzz::runDeflate(b.data(), b.size());
         else if (t == "store_open") fuzz::runStoreOpen(b.data(), b.size(), (tmp / "check").string());
     }
     for (auto& [t, n] : g_bytes) std::printf("%-12s %zu bytes\n", t.c_str(), n);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "syncore/deflate.hpp"
 #include "syncore/error.hpp"
 
 namespace syncore {
@@ -306,7 +307,7 @@ void encodeRows(Writer &w, const std::vector<const Row *> &rows, const std::vect
 
 } // namespace
 
-Bytes encodeChangeSet(const ChangeSet &cs) {
+Bytes encodeChangeSet(const ChangeSet &cs, bool compress) {
     Writer w;
     Bytes scratch;
     size_t approx = 64;
@@ -315,7 +316,7 @@ Bytes encodeChangeSet(const ChangeSet &cs) {
     w.bytes().reserve(approx);
     scratch.reserve(256);
     w.u8(kChangeSetVersion);
-    w.u8(0); // flags, reserved
+    w.u8(0); // flags: plain (the body may be deflated below)
 
     StringTable table;
     for (const auto &c : cs.collections)
@@ -384,17 +385,25 @@ Bytes encodeChangeSet(const ChangeSet &cs) {
             std::sort(rows.begin(), rows.end(), bySeq);
         encodeRows(w, rows, docRank, table, scratch);
     }
-    return std::move(w.bytes());
+    Bytes &plain = w.bytes();
+    if (!compress || plain.size() < kCompressMinBytes)
+        return std::move(plain);
+    Bytes packed = deflateRaw(plain.data() + 2, plain.size() - 2, kCompressEffort);
+    Writer out;
+    out.u8(kChangeSetVersion);
+    out.u8(kChangeSetDeflated);
+    out.varint(plain.size() - 2);
+    if (out.bytes().size() + packed.size() >= plain.size())
+        return std::move(plain); // incompressible: plain is smaller
+    out.raw(packed.data(), packed.size());
+    return std::move(out.bytes());
 }
 
-ChangeSet decodeChangeSet(const uint8_t *data, size_t size) {
+namespace {
+
+// Everything after the header (version, flags[, size]): the same bytes whether or not they were deflated.
+ChangeSet decodeBody(const uint8_t *data, size_t size) {
     Reader r(data, size);
-    uint8_t version = r.u8("change set version");
-    if (version != kChangeSetVersion)
-        fail(ErrorCode::Decode, "unsupported change set version " + std::to_string(version) + " (this build reads " +
-                                    std::to_string(kChangeSetVersion) + ")");
-    if (r.u8("change set flags") != 0)
-        fail(ErrorCode::Decode, "unknown change set flags");
     ChangeSet cs;
     size_t nSites = r.count("sites", 16);
     cs.sites.resize(nSites);
@@ -543,6 +552,30 @@ ChangeSet decodeChangeSet(const uint8_t *data, size_t size) {
         fail(ErrorCode::Decode, "trailing bytes after change set");
     validateChangeSet(cs);
     return cs;
+}
+
+} // namespace
+
+ChangeSet decodeChangeSet(const uint8_t *data, size_t size) {
+    Reader r(data, size);
+    uint8_t version = r.u8("change set version");
+    if (version != kChangeSetVersion)
+        fail(ErrorCode::Decode, "unsupported change set version " + std::to_string(version) + " (this build reads " +
+                                    std::to_string(kChangeSetVersion) + ")");
+    uint8_t flags = r.u8("change set flags");
+    if (flags & ~kChangeSetDeflated)
+        fail(ErrorCode::Decode, "unknown change set flags");
+    if (!(flags & kChangeSetDeflated))
+        return decodeBody(r.pos(), r.remaining());
+    uint64_t rawSize = r.varint("uncompressed size");
+    // DEFLATE expands at most 1032:1; a larger claim is a bomb, not data.
+    if (rawSize > kMaxInflatedBytes || rawSize > static_cast<uint64_t>(r.remaining()) * 1032 + 64)
+        fail(ErrorCode::Decode, "compressed change set claims an implausible size (" + std::to_string(rawSize) +
+                                    " bytes from " + std::to_string(r.remaining()) + ")");
+    Bytes body = inflateRaw(r.pos(), r.remaining(), static_cast<size_t>(rawSize));
+    if (body.size() != rawSize)
+        fail(ErrorCode::Decode, "compressed change set is shorter than its declared size");
+    return decodeBody(body.data(), body.size());
 }
 
 } // namespace syncore

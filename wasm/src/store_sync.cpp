@@ -192,7 +192,7 @@ std::vector<Bytes> Store::changesSince(const SyncVector &have, const std::vector
     };
     auto flush = [&] {
         if (b && !b->cs.empty())
-            out.push_back(encodeChangeSet(b->cs));
+            out.push_back(encodeChangeSet(b->cs, true));
         holder.reset();
         b = nullptr;
     };

@@ -76,8 +76,20 @@ constexpr uint64_t kMaxHlc = 1ull << 62; // packed clock values (physical ms < 2
 
 /** Current change-set encoding version (docs/FORMAT.md, "Change set"). */
 constexpr uint8_t kChangeSetVersion = 1;
+/** Header flag: the body is raw DEFLATE, preceded by its uncompressed size. */
+constexpr uint8_t kChangeSetDeflated = 1;
+/** Bodies smaller than this are never compressed (a local transaction's change set stays plain). */
+constexpr size_t kCompressMinBytes = 4096;
+/** Match-search effort for compressed change sets (1..9, as zlib's levels). */
+constexpr int kCompressEffort = 2;
+/** Largest body a compressed change set may claim (what one decode may allocate for it). */
+constexpr uint64_t kMaxInflatedBytes = 512ull << 20;
 
-Bytes encodeChangeSet(const ChangeSet &cs);
+/**
+ * Encodes a change set. With `compress`, a body of kCompressMinBytes or more is deflated when that makes
+ * it smaller (whole states, catch-up batches); local transactions are encoded plain.
+ */
+Bytes encodeChangeSet(const ChangeSet &cs, bool compress = false);
 /**
  * Decodes and validates structure: every index in range, every value valid, kinds and flags known.
  * Throws Error(Decode) naming the problem; allocations are bounded by the input size.
