@@ -124,7 +124,8 @@ std::string Store::debugDump() const {
                             std::to_string(d.clSeq));
             for (const auto &f : d.fields)
                 lines.push_back(k + "." + s.fieldNames[f.name] + " " + stamp(f.stamp) + "#" + std::to_string(f.seq) +
-                                " base=" + stamp(f.base) + " flags=" + std::to_string(f.flags) + " " + f.value.toValue().dump());
+                                " base=" + stamp(f.base) + " flags=" + std::to_string(f.flags) + " " +
+                                f.value.toValue().dump());
             for (const auto &x : d.counters)
                 lines.push_back(k + "." + s.fieldNames[x.name] + "+" + s.sites[x.stamp.site].hex().substr(0, 4) + " " +
                                 stamp(x.stamp) + "#" + std::to_string(x.seq) + " base=" + stamp(x.base) +

@@ -41,7 +41,8 @@ struct DocState {
     uint64_t clSeq = 0;
     std::vector<FieldState> fields;
     std::vector<CounterState> counters;
-    uint64_t txnMark = 0; // the local transaction that last touched this document (undo bookkeeping)
+    uint64_t txnMark = 0;  // the local transaction that last touched this document (undo bookkeeping)
+    uint64_t copyMark = 0; // the local transaction that saved a whole copy of it for undo
 
     bool present() const { return epoch % 2 == 1; }
     FieldState *field(uint32_t name) {
@@ -128,10 +129,17 @@ struct NamedSnapshot {
 
 // Undo log of one transaction, so a failing transaction leaves the store unchanged.
 struct UndoLog {
+    // Entries are undone in reverse order. A whole-document entry restores (or, for a created document,
+    // removes) the document; a field entry restores one field, so a plain update does not copy the
+    // whole document with every value in it.
     struct DocUndo {
         uint32_t coll;
         uint32_t doc;
-        std::unique_ptr<DocState> before; // null: the transaction created the document
+        std::unique_ptr<DocState> before; // whole-document entry: null when the transaction created it
+        bool fieldOnly = false;
+        uint32_t field = 0;     // fieldOnly: the field's name
+        bool hadField = false;  // fieldOnly: whether the field existed before this write
+        FieldState fieldBefore; // fieldOnly && hadField: the field as it was
     };
     std::vector<DocUndo> docs;
     std::vector<std::pair<std::string, ConflictState>> conflictsRemoved;
@@ -209,7 +217,10 @@ struct Store::Impl {
     void begin();
     CommitResult commit();
     void rollback();
+    /** Registers a document as touched by the transaction and saves a whole copy of it for undo. */
     void touch(uint32_t coll, uint32_t doc, bool created);
+    /** Registers a document as touched without copying it: its field writes save undo entries one by one. */
+    void touchFields(uint32_t coll, uint32_t doc);
     Stamp localStamp(uint32_t epoch) const { return Stamp{txn.hlc, epoch, 0}; }
     void writeField(CollectionState &c, DocState &d, uint32_t name, Cell v, bool absent, uint8_t flags);
     /** Writes a plain value to a field unless it already holds exactly that value. */

@@ -71,7 +71,6 @@ void validateAt(const Value &v, const std::string &root, const PathStep *at, int
     }
 }
 
-
 } // namespace
 
 void writeString(Writer &w, std::string_view s, const StringTable &table) {
@@ -337,7 +336,7 @@ void StringTable::build() {
 }
 
 int64_t StringTable::find(std::string_view s) const {
-    if (m_index.empty())
+    if (m_index.empty() || s.size() < 2 || s.size() > kMaxLength)
         return -1;
     auto it = m_index.find(s);
     return it == m_index.end() ? -1 : static_cast<int64_t>(it->second);
@@ -374,10 +373,23 @@ void writeValue(Writer &w, const Value &v, const StringTable &table) {
         }
         break;
     }
-    case Value::value_t::number_float:
-        w.u8(TDouble);
-        w.f64(v.get<double>());
+    case Value::value_t::number_float: {
+        // Canonical, as cells are: an integral double is written as the integer (hashValue's rule).
+        double d = v.get<double>();
+        if (d == std::floor(d) && std::fabs(d) < 9.0e15) {
+            int64_t i = static_cast<int64_t>(d);
+            if (i >= 0 && i < kSmallIntCount) {
+                w.u8(static_cast<uint8_t>(TSmallInt + i));
+            } else {
+                w.u8(TInt);
+                w.svarint(i);
+            }
+        } else {
+            w.u8(TDouble);
+            w.f64(d);
+        }
         break;
+    }
     case Value::value_t::string:
         writeString(w, v.get_ref<const std::string &>(), table);
         break;

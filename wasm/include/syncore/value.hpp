@@ -40,8 +40,15 @@ void hashValue(Fnv64 &h, const Value &v);
 /** Strings seen twice or more in a change set are written once, in a table, and referenced by index. */
 class StringTable {
   public:
+    /** Longest string the table considers. Long repeated strings are rare inside one transaction, and a
+     *  large change set is deflated, which shares them anyway; counting every title cost a hash insert
+     *  per document. */
+    static constexpr size_t kMaxLength = 16;
     /** Counts a string; it must stay alive until build() (the table keeps a view of it until then). */
-    void count(std::string_view s) { ++m_counts[s]; }
+    void count(std::string_view s) {
+        if (s.size() >= 2 && s.size() <= kMaxLength)
+            ++m_counts[s];
+    }
     void countValue(const Value &v);
     /** Freezes the table: strings seen at least twice get an index. */
     void build();
