@@ -459,9 +459,13 @@ Cell Cell::of(const Value &v) {
     }
     case Value::value_t::array:
     case Value::value_t::object: {
-        Writer w;
-        canon(w, v);
-        c.setBytes(Kind::Packed, reinterpret_cast<const char *>(w.bytes().data()), w.bytes().size());
+        // One scratch buffer per thread, so encoding a small array does not regrow a vector each time.
+        static thread_local Writer scratch;
+        scratch.bytes().clear();
+        canon(scratch, v);
+        c.setBytes(Kind::Packed, reinterpret_cast<const char *>(scratch.bytes().data()), scratch.bytes().size());
+        if (scratch.bytes().capacity() > (1u << 20))
+            Bytes().swap(scratch.bytes()); // do not keep a huge document's buffer alive
         break;
     }
     default:
@@ -504,15 +508,20 @@ Cell Cell::read(Reader &r, const std::vector<std::string> &table) {
     case TArray:
     case TObject: {
         Reader again(start, static_cast<size_t>(r.end() - start));
-        Writer w;
+        static thread_local Writer scratch; // reused: decoding a state reads one small array per document
+        Writer &w = scratch;
+        w.bytes().clear();
         bool unsorted = false;
         transcode(again, w, table, 0, &unsorted);
         r.skip(static_cast<size_t>(again.pos() - r.pos()), "value");
         if (unsorted) { // keys out of order: let a JSON tree sort them
             Reader back(w.bytes().data(), w.bytes().size());
-            return of(readValue(back, {}));
+            Value v = readValue(back, {});
+            return of(v); // (of() reuses its own scratch buffer, not this one)
         }
         c.setBytes(Kind::Packed, reinterpret_cast<const char *>(w.bytes().data()), w.bytes().size());
+        if (w.bytes().capacity() > (1u << 20))
+            Bytes().swap(w.bytes());
         return c;
     }
     default:

@@ -514,7 +514,9 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
             continue;
         setField(c, d, it.key(), Cell::of(it.value()));
     }
-    // Fields the new document no longer has are removed (counters included). Keys survive the moves.
+    if (created)
+        return; // a new document has no other fields
+    // Fields the new document no longer has are removed (counters included).
     std::vector<uint32_t> gone;
     for (const auto &f : d.fields)
         if (!(f.flags & rowflag::Absent) && !doc.contains(fieldNames[f.name]))

@@ -371,9 +371,14 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
 
     for (auto &part : cs.collections) {
         uint32_t ci = collectionIndex(part.name);
-        std::vector<int64_t> docMap(part.docIds.size(), -1); // change-set doc -> store doc, found lazily
+        // change-set doc -> store doc, found lazily (-1: not looked up yet; -2: known to be absent, as every
+        // document is when a state loads into an empty collection: no lookups at all then)
+        const bool fresh = colls[ci].docs.empty();
+        std::vector<int64_t> docMap(part.docIds.size(), fresh ? -2 : -1);
         std::vector<char> changedDoc(part.docIds.size(), 0);
         auto lookup = [&](uint32_t i) -> DocState * {
+            if (docMap[i] == -2)
+                return nullptr;
             if (docMap[i] < 0) {
                 uint32_t di = colls[ci].find(part.docIds[i]);
                 if (di == DocIndex::kNone)
@@ -394,9 +399,16 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
         auto create = [&](uint32_t i) -> DocState & {
             if (DocState *d = lookup(i))
                 return *d;
-            bool created;
-            docForWrite(ci, part.docIds[i], &created);
-            docMap[i] = static_cast<int64_t>(colls[ci].docs.size() - 1);
+            CollectionState &c = colls[ci];
+            if (docMap[i] == -2) { // known absent: append without looking it up again
+                c.docs.emplace_back();
+                c.docs.back().id = part.docIds[i];
+                c.index.insert(c.docs, static_cast<uint32_t>(c.docs.size() - 1));
+            } else {
+                bool created;
+                docForWrite(ci, part.docIds[i], &created);
+            }
+            docMap[i] = static_cast<int64_t>(c.docs.size() - 1);
             colls[ci].docs.back().fields.reserve(rowsPerDoc[i]);
             return colls[ci].docs.back();
         };
