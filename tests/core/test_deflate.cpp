@@ -65,6 +65,18 @@ std::vector<std::pair<std::string, Bytes>> samples(uint64_t seed) {
                                       : static_cast<uint8_t>(rng() % 20);
         out.push_back({"repeats " + std::to_string(t), std::move(b)});
     }
+    { // text, noise, text: stored blocks between Huffman blocks (a refill's look-ahead must not leak across)
+        Bytes b;
+        for (int i = 0; i < 2000; ++i) {
+            std::string line = "row " + std::to_string(i % 13) + " of text\n";
+            b.insert(b.end(), line.begin(), line.end());
+        }
+        for (int i = 0; i < 70000; ++i)
+            b.push_back(static_cast<uint8_t>(rng()));
+        Bytes text(b.begin(), b.begin() + 20000);
+        b.insert(b.end(), text.begin(), text.end());
+        out.push_back({"text, noise, text", std::move(b)});
+    }
     // A real state: 2,000 documents with titles, as the store writes them.
     test::ManualClock clock;
     auto a = test::replica(1, clock);

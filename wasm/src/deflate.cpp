@@ -40,6 +40,19 @@ class BitReader {
     BitReader(const uint8_t *p, size_t n) : m_p(p), m_end(p + n) {}
     // Makes at least `n` (<= 32) bits available; past the end, zero bits are supplied and counted.
     void fill(int n) {
+        if (m_count >= n)
+            return;
+        if (m_end - m_p >= 8) {
+            // Eight bytes at once; only whole bytes that fit are counted as read. The bits above m_count
+            // hold the following bytes, and the next refill ORs the same bytes onto the same positions.
+            uint64_t v;
+            std::memcpy(&v, m_p, 8);
+            m_bits |= v << m_count;
+            int take = (63 - m_count) >> 3;
+            m_p += take;
+            m_count += take * 8;
+            return;
+        }
         while (m_count < n) {
             uint64_t byte = 0;
             if (m_p < m_end) {
@@ -76,6 +89,10 @@ class BitReader {
             drop(8);
             --n;
         }
+        if (n == 0)
+            return;
+        // The bit buffer is drained; bits above m_count (a refill's look-ahead) describe bytes copied below.
+        m_bits = 0;
         if (static_cast<size_t>(m_end - m_p) < n)
             fail(ErrorCode::Decode, "deflate: truncated stored block");
         if (n > 0) // an empty stored block may have no output buffer at all
@@ -238,9 +255,17 @@ void dynamicTables(BitReader &br, Decoder &lit, Decoder &dist) {
 
 Bytes inflateRaw(const uint8_t *data, size_t size, size_t maxOutput) {
     BitReader br(data, size);
-    Bytes out;
-    out.reserve(std::min<size_t>(maxOutput, size * 4 + 64));
+    // The output is written through a position into a buffer grown by doubling (never past maxOutput) and
+    // cut to size at the end: no per-byte push_back.
+    Bytes out(std::min<size_t>(maxOutput, size * 4 + 64));
+    size_t n = 0;
     auto tooLarge = [] { fail(ErrorCode::Decode, "deflate: output larger than the declared size"); };
+    auto room = [&](size_t k) {
+        if (k > maxOutput - n)
+            tooLarge();
+        if (n + k > out.size())
+            out.resize(std::min(maxOutput, std::max(out.size() * 2, n + k)));
+    };
     Decoder lit, dist;
     bool last = false;
     while (!last) {
@@ -251,11 +276,9 @@ Bytes inflateRaw(const uint8_t *data, size_t size, size_t maxOutput) {
             uint32_t len = br.bits(16), nlen = br.bits(16);
             if ((len ^ 0xFFFF) != nlen)
                 fail(ErrorCode::Decode, "deflate: stored block length check failed");
-            if (out.size() + len > maxOutput)
-                tooLarge();
-            size_t at = out.size();
-            out.resize(at + len);
-            br.bytes(out.data() + at, len);
+            room(len);
+            br.bytes(out.data() + n, len);
+            n += len;
             continue;
         }
         if (type == 3)
@@ -267,9 +290,8 @@ Bytes inflateRaw(const uint8_t *data, size_t size, size_t maxOutput) {
         for (;;) {
             int sym = lit.decode(br);
             if (sym < 256) {
-                if (out.size() >= maxOutput)
-                    tooLarge();
-                out.push_back(static_cast<uint8_t>(sym));
+                room(1);
+                out[n++] = static_cast<uint8_t>(sym);
                 continue;
             }
             if (sym == 256)
@@ -282,22 +304,25 @@ Bytes inflateRaw(const uint8_t *data, size_t size, size_t maxOutput) {
             if (ds >= 30)
                 fail(ErrorCode::Decode, "deflate: invalid distance code");
             size_t d = kDistBase[ds] + br.bits(kDistExtra[ds]);
-            if (d > out.size())
+            if (d > n)
                 fail(ErrorCode::Decode, "deflate: distance before the start of the output");
-            if (out.size() + len > maxOutput)
-                tooLarge();
-            size_t at = out.size();
-            out.resize(at + len);
-            uint8_t *o = out.data() + at;
+            room(len);
+            uint8_t *o = out.data() + n;
             const uint8_t *src = o - d;
-            for (size_t i = 0; i < len; ++i) // overlapping copies repeat the pattern: byte by byte
-                o[i] = src[i];
+            if (d >= len) {
+                std::memcpy(o, src, len);
+            } else {
+                for (size_t i = 0; i < len; ++i) // overlapping: the copy repeats the pattern, byte by byte
+                    o[i] = src[i];
+            }
+            n += len;
         }
         br.checkNotOverrun();
     }
     br.checkNotOverrun();
     if (br.unusedBytes() != 0)
         fail(ErrorCode::Decode, "deflate: bytes after the final block");
+    out.resize(n);
     return out;
 }
 
