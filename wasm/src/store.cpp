@@ -382,7 +382,7 @@ void Store::Impl::rollback() {
         if (it->fieldOnly) {
             DocState &d = c.docs[it->doc];
             if (it->hadField) {
-                *d.field(it->field) = std::move(it->fieldBefore);
+                *d.field(it->field) = std::move(u.fields[it->fieldBefore]);
             } else {
                 auto f = std::find_if(d.fields.begin(), d.fields.end(),
                                       [&](const FieldState &x) { return x.name == it->field; });
@@ -444,8 +444,10 @@ void Store::Impl::writeField(CollectionState &c, DocState &d, uint32_t name, Cel
         u.fieldOnly = true;
         u.field = name;
         u.hadField = cur != nullptr;
-        if (cur)
-            u.fieldBefore = *cur;
+        if (cur) {
+            u.fieldBefore = static_cast<uint32_t>(txn.undo.fields.size());
+            txn.undo.fields.push_back(*cur);
+        }
         txn.undo.docs.push_back(std::move(u));
     }
     Stamp st = localStamp(d.epoch);

@@ -137,11 +137,12 @@ struct UndoLog {
         uint32_t doc;
         std::unique_ptr<DocState> before; // whole-document entry: null when the transaction created it
         bool fieldOnly = false;
-        uint32_t field = 0;     // fieldOnly: the field's name
-        bool hadField = false;  // fieldOnly: whether the field existed before this write
-        FieldState fieldBefore; // fieldOnly && hadField: the field as it was
+        bool hadField = false;    // fieldOnly: whether the field existed before this write
+        uint32_t field = 0;       // fieldOnly: the field's name
+        uint32_t fieldBefore = 0; // fieldOnly && hadField: index into UndoLog::fields, the field as it was
     };
-    std::vector<DocUndo> docs;
+    std::vector<DocUndo> docs; // 32 bytes an entry: a 100,000-document insert keeps one per document
+    std::vector<FieldState> fields;
     std::vector<std::pair<std::string, ConflictState>> conflictsRemoved;
     std::vector<std::pair<uint32_t, std::vector<uint64_t>>> vvs;
     std::vector<std::pair<uint32_t, size_t>> presentCounts;
@@ -186,6 +187,7 @@ struct Store::Impl {
         void reset() {
             active = false;
             undo.docs.clear();
+            undo.fields.clear();
             undo.conflictsRemoved.clear();
             undo.vvs.clear();
             undo.presentCounts.clear();
