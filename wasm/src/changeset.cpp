@@ -307,14 +307,39 @@ void encodeRows(Writer &w, const std::vector<const Row *> &rows, const std::vect
 
 } // namespace
 
+namespace {
+
+// Work buffers of encodeChangeSet, kept between calls (a store encodes one small change set per local
+// write); released when a huge change set grew them.
+struct EncodeScratch {
+    Bytes column;
+    std::vector<uint32_t> docOrder, docRank;
+    std::vector<const Row *> rows;
+    void trim() {
+        if (column.capacity() > (256u << 10))
+            Bytes().swap(column);
+        if (docOrder.capacity() > (16u << 10)) {
+            std::vector<uint32_t>().swap(docOrder);
+            std::vector<uint32_t>().swap(docRank);
+        }
+        if (rows.capacity() > (16u << 10))
+            std::vector<const Row *>().swap(rows);
+    }
+};
+
+} // namespace
+
 Bytes encodeChangeSet(const ChangeSet &cs, bool compress) {
+    static thread_local EncodeScratch work;
+    struct Trim { // also when encoding throws
+        ~Trim() { work.trim(); }
+    } trimAfter;
     Writer w;
-    Bytes scratch;
+    Bytes &scratch = work.column;
     size_t approx = 64;
     for (const auto &c : cs.collections)
         approx += c.rows.size() * 8 + c.docIds.size() * 8;
     w.bytes().reserve(approx);
-    scratch.reserve(256);
     w.u8(kChangeSetVersion);
     w.u8(0); // flags: plain (the body may be deflated below)
 
@@ -335,8 +360,8 @@ Bytes encodeChangeSet(const ChangeSet &cs, bool compress) {
     for (const auto &f : cs.fieldNames)
         w.str(f);
     w.varint(cs.collections.size());
-    std::vector<uint32_t> docOrder, docRank;
-    std::vector<const Row *> rows;
+    std::vector<uint32_t> &docOrder = work.docOrder, &docRank = work.docRank;
+    std::vector<const Row *> &rows = work.rows;
     for (const auto &c : cs.collections) {
         w.str(c.name);
         // Document ids sorted and front coded: shared prefix with the previous id, then the rest.

@@ -21,6 +21,7 @@ class Builder {
         cs.collections.emplace_back();
         cs.collections.back().name = name;
         m_docs.emplace_back();
+        m_small.emplace_back();
         m_dense.emplace_back();
         return cs.collections.size() - 1;
     }
@@ -56,11 +57,25 @@ class Builder {
             }
             return slot;
         }
+        auto &docIds = cs.collections[partIdx].docIds;
+        auto &small = m_small[partIdx];
         auto &map = m_docs[partIdx];
+        if (map.empty()) {
+            // A small transaction touches a few documents: a linear scan beats a hash map's allocations.
+            for (size_t k = 0; k < small.size(); ++k)
+                if (small[k] == storeDoc)
+                    return static_cast<uint32_t>(k);
+            if (small.size() < 16) {
+                small.push_back(storeDoc);
+                docIds.push_back(id);
+                return static_cast<uint32_t>(docIds.size() - 1);
+            }
+            for (size_t k = 0; k < small.size(); ++k)
+                map.emplace(small[k], static_cast<uint32_t>(k));
+        }
         auto it = map.find(storeDoc);
         if (it != map.end())
             return it->second;
-        auto &docIds = cs.collections[partIdx].docIds;
         uint32_t idx = static_cast<uint32_t>(docIds.size());
         docIds.push_back(id);
         map.emplace(storeDoc, idx);
@@ -107,7 +122,8 @@ class Builder {
   private:
     const Store::Impl &m_;
     std::vector<uint32_t> m_sites, m_fields;
-    std::vector<std::unordered_map<uint32_t, uint32_t>> m_docs;
+    std::vector<std::unordered_map<uint32_t, uint32_t>> m_docs; // store doc -> change-set doc, once past 16
+    std::vector<std::vector<uint32_t>> m_small;                 // the first 16 store docs of each part
     std::vector<std::vector<uint32_t>> m_dense;
 };
 
@@ -141,11 +157,21 @@ ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32
                                     const std::vector<uint64_t> &vvBefore) const {
     Builder b(*this);
     b.site(0); // this replica is site 0 of its own change sets
-    std::map<uint32_t, std::vector<RowRef>> byColl;
+    // Rows per touched collection, collections in index order (as the encoder's part order expects).
+    std::vector<uint32_t> touchedColls;
+    for (const auto &touched : docs)
+        if (std::find(touchedColls.begin(), touchedColls.end(), touched.first) == touchedColls.end())
+            touchedColls.push_back(touched.first);
+    std::sort(touchedColls.begin(), touchedColls.end());
+    std::vector<std::pair<uint32_t, std::vector<RowRef>>> byColl;
+    byColl.reserve(touchedColls.size());
+    for (uint32_t ci : touchedColls)
+        byColl.push_back({ci, {}});
     for (const auto &touched : docs) {
         const uint32_t ci = touched.first;
         const DocState &d = colls[ci].docs[touched.second];
-        std::vector<RowRef> &out = byColl[ci];
+        std::vector<RowRef> &out =
+            byColl[std::lower_bound(touchedColls.begin(), touchedColls.end(), ci) - touchedColls.begin()].second;
         forEachRow(d, touched.second, [&](const RowRef &r) {
             if (r.site == 0 && r.seq > minSeq)
                 out.push_back(r);
