@@ -6,6 +6,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "changeset_encoder.hpp"
 #include "syncore/deflate.hpp"
 #include "syncore/error.hpp"
 
@@ -29,71 +30,10 @@ namespace {
 
 constexpr uint8_t kHasBase = 0x10;
 
-uint8_t kindFlags(const Row &r) {
-    return static_cast<uint8_t>(static_cast<uint8_t>(r.kind) | (r.flags << 2) | (r.base.isZero() ? 0 : kHasBase));
-}
-
 bool hasField(RowKind k) { return k != RowKind::Cl; }
 bool hasValue(const Row &r) {
     return r.kind == RowKind::Counter || (r.kind == RowKind::Field && !(r.flags & rowflag::Absent));
 }
-
-// Column encoder: a sequence of runs and literal groups. Header varint h: h & 1 == 0 -> a run of
-// (h >> 1) copies of the next value; h & 1 == 1 -> (h >> 1) literal values follow. Appended to `out`.
-class RleWriter {
-  public:
-    explicit RleWriter(Bytes &out) : m_out(out) {}
-    void add(uint64_t v) {
-        if (m_run > 0 && v == m_value) {
-            ++m_run;
-            return;
-        }
-        closeRun();
-        m_value = v;
-        m_run = 1;
-    }
-    void finish() {
-        closeRun();
-        flushLiterals();
-    }
-
-  private:
-    void put(uint64_t v) {
-        while (v >= 0x80) {
-            m_out.push_back(static_cast<uint8_t>(v | 0x80));
-            v >>= 7;
-        }
-        m_out.push_back(static_cast<uint8_t>(v));
-    }
-    void closeRun() {
-        if (m_run == 0)
-            return;
-        if (m_run >= 2) {
-            flushLiterals();
-            put(m_run << 1);
-            put(m_value);
-        } else {
-            if (m_nLiterals == kMaxLiterals)
-                flushLiterals(); // a literal group may be split: no allocation
-            m_literals[m_nLiterals++] = m_value;
-        }
-        m_run = 0;
-    }
-    void flushLiterals() {
-        if (m_nLiterals == 0)
-            return;
-        put((static_cast<uint64_t>(m_nLiterals) << 1) | 1);
-        for (size_t i = 0; i < m_nLiterals; ++i)
-            put(m_literals[i]);
-        m_nLiterals = 0;
-    }
-    static constexpr size_t kMaxLiterals = 64;
-    Bytes &m_out;
-    uint64_t m_literals[kMaxLiterals];
-    size_t m_nLiterals = 0;
-    uint64_t m_value = 0;
-    uint64_t m_run = 0;
-};
 
 class RleReader {
   public:
@@ -225,192 +165,60 @@ void validateChangeSet(const ChangeSet &cs) {
 
 namespace {
 
-// The row columns and values of one collection part, rows in the given order, appended to w.
-void encodeRows(Writer &w, const std::vector<const Row *> &rows, const std::vector<uint32_t> &docRank,
-                const StringTable &table, Bytes &scratch) {
-    auto column = [&](auto &&each) {
-        scratch.clear();
-        RleWriter rle(scratch);
-        each(rle);
-        rle.finish();
-        w.varint(scratch.size());
-        w.raw(scratch.data(), scratch.size());
-    };
-    uint64_t minHlc = UINT64_MAX;
-    for (const Row *r : rows)
-        minHlc = std::min(minHlc, r->stamp.hlc);
-    if (rows.empty())
-        minHlc = 0;
-    w.varint(minHlc);
-    column([&](RleWriter &o) {
-        for (const Row *r : rows)
-            o.add(kindFlags(*r));
-    });
-    column([&](RleWriter &o) {
-        int64_t p = 0;
-        for (const Row *r : rows) {
-            o.add(zigzag(static_cast<int64_t>(docRank[r->doc]) - p));
-            p = docRank[r->doc];
-        }
-    });
-    column([&](RleWriter &o) {
-        for (const Row *r : rows)
-            if (hasField(r->kind))
-                o.add(r->field);
-    });
-    column([&](RleWriter &o) {
-        for (const Row *r : rows)
-            o.add(r->stamp.epoch);
-    });
-    column([&](RleWriter &o) {
-        uint64_t p = minHlc;
-        for (const Row *r : rows) {
-            o.add(zigzag(static_cast<int64_t>(r->stamp.hlc - p)));
-            p = r->stamp.hlc;
-        }
-    });
-    column([&](RleWriter &o) {
-        for (const Row *r : rows)
-            o.add(r->stamp.site);
-    });
-    column([&](RleWriter &o) {
-        uint64_t p = 0;
-        for (const Row *r : rows) {
-            o.add(zigzag(static_cast<int64_t>(r->seq - p)));
-            p = r->seq;
-        }
-    });
-    column([&](RleWriter &o) {
-        for (const Row *r : rows)
-            if (!r->base.isZero())
-                o.add(r->base.epoch);
-    });
-    column([&](RleWriter &o) {
-        for (const Row *r : rows)
-            if (!r->base.isZero())
-                o.add(zigzag(static_cast<int64_t>(r->stamp.hlc - r->base.hlc)));
-    });
-    column([&](RleWriter &o) {
-        for (const Row *r : rows)
-            if (!r->base.isZero())
-                o.add(r->base.site);
-    });
-    scratch.clear();
-    Writer values;
-    values.bytes().swap(scratch); // reuse the scratch buffer's capacity for the values
-    for (const Row *r : rows)
-        if (hasValue(*r))
-            r->val().write(values, table);
-    w.blob(values.bytes());
-    values.bytes().swap(scratch);
-}
-
-} // namespace
-
-namespace {
-
-// Work buffers of encodeChangeSet, kept between calls (a store encodes one small change set per local
-// write); released when a huge change set grew them.
-struct EncodeScratch {
-    Bytes column;
-    std::vector<uint32_t> docOrder, docRank;
-    std::vector<const Row *> rows;
-    void trim() {
-        if (column.capacity() > (256u << 10))
-            Bytes().swap(column);
-        if (docOrder.capacity() > (16u << 10)) {
-            std::vector<uint32_t>().swap(docOrder);
-            std::vector<uint32_t>().swap(docRank);
-        }
-        if (rows.capacity() > (16u << 10))
-            std::vector<const Row *>().swap(rows);
+// A ChangeSet in memory as the encoder's source.
+struct ChangeSetSource {
+    const ChangeSet &cs;
+    const std::vector<SiteId> &sites() const { return cs.sites; }
+    const std::vector<std::string> &fieldNames() const { return cs.fieldNames; }
+    size_t parts() const { return cs.collections.size(); }
+    const std::string &name(size_t p) const { return cs.collections[p].name; }
+    const std::vector<std::string> &docIds(size_t p) const { return cs.collections[p].docIds; }
+    const std::vector<Range> &ranges(size_t p) const { return cs.collections[p].ranges; }
+    size_t rowCount(size_t p) const { return cs.collections[p].rows.size(); }
+    const Cell *value(size_t p, size_t i) const {
+        const Row &r = cs.collections[p].rows[i];
+        return r.kind == RowKind::Field && !(r.flags & rowflag::Absent) ? &r.value : nullptr;
+    }
+    enc::EncRow row(size_t p, size_t i) const {
+        const Row &r = cs.collections[p].rows[i];
+        enc::EncRow e;
+        e.kind = r.kind;
+        e.flags = r.flags;
+        e.doc = r.doc;
+        e.field = r.field;
+        e.stamp = r.stamp;
+        e.seq = r.seq;
+        e.base = r.base;
+        if (r.kind == RowKind::Counter)
+            e.counter = r.val().number();
+        else if (hasValue(r))
+            e.value = &r.val();
+        return e;
     }
 };
 
 } // namespace
 
-Bytes encodeChangeSet(const ChangeSet &cs, bool compress) {
-    static thread_local EncodeScratch work;
-    struct Trim { // also when encoding throws
-        ~Trim() { work.trim(); }
-    } trimAfter;
-    Writer w;
-    Bytes &scratch = work.column;
-    size_t approx = 64;
-    for (const auto &c : cs.collections)
-        approx += c.rows.size() * 8 + c.docIds.size() * 8;
-    w.bytes().reserve(approx);
-    w.u8(kChangeSetVersion);
-    w.u8(0); // flags: plain (the body may be deflated below)
+namespace enc {
 
-    StringTable table;
-    for (const auto &c : cs.collections)
-        for (const auto &r : c.rows)
-            if (hasValue(r))
-                r.val().countStrings(table);
-    table.build();
+Scratch &scratch() {
+    static thread_local Scratch s;
+    return s;
+}
 
-    w.varint(cs.sites.size());
-    for (const auto &s : cs.sites)
-        w.raw(s.bytes.data(), 16);
-    w.varint(table.strings().size());
-    for (const auto &s : table.strings())
-        w.str(s);
-    w.varint(cs.fieldNames.size());
-    for (const auto &f : cs.fieldNames)
-        w.str(f);
-    w.varint(cs.collections.size());
-    std::vector<uint32_t> &docOrder = work.docOrder, &docRank = work.docRank;
-    std::vector<const Row *> &rows = work.rows;
-    for (const auto &c : cs.collections) {
-        w.str(c.name);
-        // Document ids sorted and front coded: shared prefix with the previous id, then the rest.
-        docOrder.resize(c.docIds.size());
-        for (uint32_t i = 0; i < docOrder.size(); ++i)
-            docOrder[i] = i;
-        std::sort(docOrder.begin(), docOrder.end(), [&](uint32_t x, uint32_t y) { return c.docIds[x] < c.docIds[y]; });
-        docRank.assign(c.docIds.size(), 0);
-        for (uint32_t i = 0; i < docOrder.size(); ++i)
-            docRank[docOrder[i]] = i;
-        w.varint(c.docIds.size());
-        const std::string *prev = nullptr;
-        for (uint32_t di : docOrder) {
-            const std::string &id = c.docIds[di];
-            size_t shared = 0;
-            if (prev)
-                while (shared < prev->size() && shared < id.size() && (*prev)[shared] == id[shared])
-                    ++shared;
-            w.varint(shared);
-            w.varint(id.size() - shared);
-            w.raw(id.data() + shared, id.size() - shared);
-            prev = &id;
-        }
-        w.varint(c.ranges.size());
-        for (const auto &g : c.ranges) {
-            w.varint(g.site);
-            w.varint(g.from);
-            w.varint(g.to - g.from);
-        }
-        w.varint(c.rows.size());
-        // Rows in (origin, seq) order: a transaction's rows share a stamp and count up in seq, so the
-        // clock and seq columns collapse into runs. (Measured against document order on the benchmark
-        // workload: smaller for whole states and for scattered-update deltas alike.) The decoder does
-        // not depend on the order.
-        rows.clear();
-        for (const auto &r : c.rows)
-            rows.push_back(&r);
-        auto bySeq = [&](const Row *x, const Row *y) {
-            if (x->stamp.site != y->stamp.site)
-                return cs.sites[x->stamp.site] < cs.sites[y->stamp.site];
-            if (x->seq != y->seq)
-                return x->seq < y->seq;
-            return docRank[x->doc] < docRank[y->doc];
-        };
-        if (!std::is_sorted(rows.begin(), rows.end(), bySeq))
-            std::sort(rows.begin(), rows.end(), bySeq);
-        encodeRows(w, rows, docRank, table, scratch);
+void Scratch::trim() { // release what a huge change set grew; small ones keep their buffers
+    for (auto &c : cols)
+        if (c.capacity() > (256u << 10))
+            Bytes().swap(c);
+    if (docOrder.capacity() > (16u << 10)) {
+        std::vector<uint32_t>().swap(docOrder);
+        std::vector<uint32_t>().swap(docRank);
     }
-    Bytes &plain = w.bytes();
+    if (keys.capacity() > (16u << 10))
+        std::vector<Key>().swap(keys);
+}
+
+Bytes finish(Bytes &&plain, bool compress) {
     if (!compress || plain.size() < kCompressMinBytes)
         return std::move(plain);
     Bytes packed = deflateRaw(plain.data() + 2, plain.size() - 2, kCompressEffort);
@@ -423,6 +231,10 @@ Bytes encodeChangeSet(const ChangeSet &cs, bool compress) {
     out.raw(packed.data(), packed.size());
     return std::move(out.bytes());
 }
+
+} // namespace enc
+
+Bytes encodeChangeSet(const ChangeSet &cs, bool compress) { return enc::encode(ChangeSetSource{cs}, compress); }
 
 namespace {
 

@@ -416,12 +416,9 @@ CommitResult Store::Impl::commit() {
         return out;
     }
     try {
-        ChangeSet cs = buildChanges(txn.touched, txn.seqBefore, txn.collVvBefore);
-        for (auto &c : cs.collections) {
-            CollectionState &st = colls[collIndex.at(c.name)];
-            st.raiseVv(0, seq);
-        }
-        out.changes = encodeChangeSet(cs);
+        out.changes = buildChanges(txn.touched, txn.seqBefore, txn.collVvBefore);
+        for (auto &[ci, doc] : txn.touched)
+            colls[ci].raiseVv(0, seq);
         journalRecord(RecordType::Changes, out.changes);
     } catch (...) {
         rollback();

@@ -238,8 +238,9 @@ struct Store::Impl {
     void detectConflict(CollectionState &c, DocState &d, const FieldState *cur, const Row &row, const Cell &rowValue,
                         const Stamp &rowStamp, const Stamp &rowBase, ApplyResult &res);
     void clearResolved(const CollectionState &c, const DocState &d, uint32_t name, const Stamp &base, ApplyResult *res);
-    ChangeSet buildChanges(const std::vector<std::pair<uint32_t, uint32_t>> &docs, uint64_t minSeq,
-                           const std::vector<uint64_t> &vvBefore) const;
+    /** The encoded change set of a local transaction: the rows of `docs` written after minSeq. */
+    Bytes buildChanges(const std::vector<std::pair<uint32_t, uint32_t>> &docs, uint64_t minSeq,
+                       const std::vector<uint64_t> &vvBefore) const;
 
     // --- conflicts ---
     std::string conflictId(const std::string &coll, const std::string &doc, const std::string &field) const;

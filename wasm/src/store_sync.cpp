@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "changeset_encoder.hpp"
 #include "store_impl.hpp"
 
 namespace syncore {
 
 namespace {
 
-// Builds a ChangeSet from store rows, translating store site/field/doc indexes to change-set ones.
+// Collects store rows for one change set, translating store site/field/doc indexes to change-set ones
+// in first-seen order, and encodes them straight from the store: no Row is materialised (the encoder
+// reads each row through row(); the store must not change until encode() returns).
 class Builder {
   public:
     explicit Builder(const Store::Impl &m) : m_(m) {}
@@ -20,6 +23,7 @@ class Builder {
                 return i;
         cs.collections.emplace_back();
         cs.collections.back().name = name;
+        m_rows.emplace_back();
         m_docs.emplace_back();
         m_small.emplace_back();
         m_dense.emplace_back();
@@ -90,36 +94,96 @@ class Builder {
         return stamp(s);
     }
 
-    // Appends the row (kind, sub) of document d as a change-set row.
+    // Adds the row (kind, sub) of document d: registers its site, field and document, in that order.
     void addRow(size_t partIdx, uint32_t storeDoc, const DocState &d, RowKind kind, size_t sub) {
-        Row row;
-        row.kind = kind;
         if (kind == RowKind::Cl) {
-            row.stamp = stamp(d.cl);
-            row.seq = d.clSeq;
+            stamp(d.cl);
         } else if (kind == RowKind::Field) {
             const FieldState &f = d.fields[sub];
-            row.stamp = stamp(f.stamp);
-            row.field = field(f.name);
-            row.flags = f.flags;
-            row.seq = f.seq;
-            row.base = base(f.base);
-            row.ref = &f.value; // borrowed: encoded before the store changes
+            stamp(f.stamp);
+            field(f.name);
+            base(f.base);
         } else {
             const CounterState &c = d.counters[sub];
-            row.stamp = stamp(c.stamp);
-            row.field = field(c.name);
-            row.seq = c.seq;
-            row.base = base(c.base);
-            row.value = Cell::ofNumber(c.total);
+            stamp(c.stamp);
+            field(c.name);
+            base(c.base);
         }
-        row.doc = doc(partIdx, storeDoc, d.id);
-        cs.collections[partIdx].rows.push_back(std::move(row));
+        uint32_t di = doc(partIdx, storeDoc, d.id);
+        m_rows[partIdx].push_back(StoreRow{&d, static_cast<uint32_t>(sub), di, kind});
     }
 
-    ChangeSet cs;
+    void reserve(size_t partIdx, size_t rows) { m_rows[partIdx].reserve(rows); }
+    bool empty() const {
+        for (size_t p = 0; p < m_rows.size(); ++p)
+            if (!m_rows[p].empty() || !cs.collections[p].ranges.empty())
+                return false;
+        return true;
+    }
+    Bytes encode(bool compress) const { return enc::encode(*this, compress); }
+
+    // The encoder's Source (changeset_encoder.hpp).
+    const std::vector<SiteId> &sites() const { return cs.sites; }
+    const std::vector<std::string> &fieldNames() const { return cs.fieldNames; }
+    size_t parts() const { return cs.collections.size(); }
+    const std::string &name(size_t p) const { return cs.collections[p].name; }
+    const std::vector<std::string> &docIds(size_t p) const { return cs.collections[p].docIds; }
+    const std::vector<Range> &ranges(size_t p) const { return cs.collections[p].ranges; }
+    size_t rowCount(size_t p) const { return m_rows[p].size(); }
+    const Cell *value(size_t p, size_t i) const {
+        const StoreRow &s = m_rows[p][i];
+        if (s.kind != RowKind::Field)
+            return nullptr;
+        const FieldState &f = s.d->fields[s.sub];
+        return f.flags & rowflag::Absent ? nullptr : &f.value;
+    }
+    enc::EncRow row(size_t p, size_t i) const {
+        const StoreRow &s = m_rows[p][i];
+        enc::EncRow e;
+        e.kind = s.kind;
+        e.doc = s.doc;
+        if (s.kind == RowKind::Cl) {
+            e.stamp = mapped(s.d->cl);
+            e.seq = s.d->clSeq;
+        } else if (s.kind == RowKind::Field) {
+            const FieldState &f = s.d->fields[s.sub];
+            e.stamp = mapped(f.stamp);
+            e.field = m_fields[f.name];
+            e.flags = f.flags;
+            e.seq = f.seq;
+            e.base = mappedBase(f.base);
+            if (!(f.flags & rowflag::Absent))
+                e.value = &f.value;
+        } else {
+            const CounterState &c = s.d->counters[s.sub];
+            e.stamp = mapped(c.stamp);
+            e.field = m_fields[c.name];
+            e.seq = c.seq;
+            e.base = mappedBase(c.base);
+            e.counter = c.total;
+        }
+        return e;
+    }
+
+    ChangeSet cs; // sites, field names, and per part: name, document ids and ranges (rows stay in the store)
 
   private:
+    struct StoreRow {
+        const DocState *d;
+        uint32_t sub;
+        uint32_t doc; // change-set document index
+        RowKind kind;
+    };
+    // Lookups of what addRow registered.
+    Stamp mapped(const Stamp &s) const { return Stamp{s.hlc, s.epoch, m_sites[s.site]}; }
+    Stamp mappedBase(const Stamp &s) const {
+        if (s.isZero())
+            return s;
+        if (s.hlc == 0)
+            return Stamp{0, s.epoch, 0};
+        return mapped(s);
+    }
+    std::vector<std::vector<StoreRow>> m_rows;
     const Store::Impl &m_;
     std::vector<uint32_t> m_sites, m_fields;
     std::vector<std::unordered_map<uint32_t, uint32_t>> m_docs; // store doc -> change-set doc, once past 16
@@ -153,8 +217,8 @@ size_t approxRowBytes(const DocState &d, const RowRef &r) {
 
 } // namespace
 
-ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>> &docs, uint64_t minSeq,
-                                    const std::vector<uint64_t> &vvBefore) const {
+Bytes Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>> &docs, uint64_t minSeq,
+                                const std::vector<uint64_t> &vvBefore) const {
     Builder b(*this);
     b.site(0); // this replica is site 0 of its own change sets
     // Rows per touched collection, collections in index order (as the encoder's part order expects).
@@ -183,12 +247,12 @@ ChangeSet Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32
         size_t pi = b.partIndex(colls[ci].name);
         if (rows.size() > 1024)
             b.dense(pi, colls[ci].docs.size());
-        b.cs.collections[pi].rows.reserve(rows.size());
+        b.reserve(pi, rows.size());
         for (const auto &r : rows)
             b.addRow(pi, r.doc, colls[ci].docs[r.doc], r.kind, r.sub);
         b.cs.collections[pi].ranges.push_back(Range{0, vvBefore[ci], seq});
     }
-    return std::move(b.cs);
+    return b.encode(false); // a local transaction's change set stays plain (FORMAT.md)
 }
 
 std::vector<Bytes> Store::changesSince(const SyncVector &have, const std::vector<std::string> &collections,
@@ -217,8 +281,8 @@ std::vector<Bytes> Store::changesSince(const SyncVector &have, const std::vector
         batchBytes = 0;
     };
     auto flush = [&] {
-        if (b && !b->cs.empty())
-            out.push_back(encodeChangeSet(b->cs, true));
+        if (b && !b->empty())
+            out.push_back(b->encode(true));
         holder.reset();
         b = nullptr;
     };

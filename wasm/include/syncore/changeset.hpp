@@ -42,10 +42,7 @@ struct Row {
     uint64_t seq = 0;   // the origin site's (stamp.site's) sequence number for this write
     Stamp base;         // Field: stamp of the value it replaced (zero = none); Counter: the register stamp
     Cell value;         // Field: the value (null when Absent); Counter: the running total (a number)
-    /** When set, the encoder reads the value from here instead (change sets built from a store borrow
-     *  its values rather than copying them; such a change set must be encoded before the store changes). */
-    const Cell *ref = nullptr;
-    const Cell &val() const { return ref ? *ref : value; }
+    const Cell &val() const { return value; }
 };
 
 struct Range {
