@@ -15,19 +15,48 @@ namespace {
 // reads each row through row(); the store must not change until encode() returns).
 class Builder {
   public:
-    explicit Builder(const Store::Impl &m) : m_(m) {}
+    explicit Builder(const Store::Impl &m) : m_(&m) {}
+
+    /** Empties the builder for another change set of `m`, keeping small buffers (commits reuse one). */
+    void reset(const Store::Impl &m) {
+        m_ = &m;
+        cs.sites.clear();
+        cs.fieldNames.clear();
+        std::fill(m_sites.begin(), m_sites.end(), UINT32_MAX);
+        std::fill(m_fields.begin(), m_fields.end(), UINT32_MAX);
+        for (size_t p = 0; p < m_parts; ++p) {
+            auto &c = cs.collections[p];
+            c.name.clear();
+            c.docIds.clear();
+            c.ranges.clear();
+            m_rows[p].clear();
+            m_docs[p].clear();
+            m_small[p].clear();
+            m_dense[p].clear();
+            if (c.docIds.capacity() > 4096 || m_rows[p].capacity() > 16384 || m_dense[p].capacity() > 16384 ||
+                m_docs[p].bucket_count() > 4096) { // a large change set: do not keep its buffers
+                std::vector<std::string>().swap(c.docIds);
+                std::vector<StoreRow>().swap(m_rows[p]);
+                std::vector<uint32_t>().swap(m_dense[p]);
+                std::unordered_map<uint32_t, uint32_t>().swap(m_docs[p]);
+            }
+        }
+        m_parts = 0;
+    }
 
     size_t partIndex(const std::string &name) {
-        for (size_t i = 0; i < cs.collections.size(); ++i)
+        for (size_t i = 0; i < m_parts; ++i)
             if (cs.collections[i].name == name)
                 return i;
-        cs.collections.emplace_back();
-        cs.collections.back().name = name;
-        m_rows.emplace_back();
-        m_docs.emplace_back();
-        m_small.emplace_back();
-        m_dense.emplace_back();
-        return cs.collections.size() - 1;
+        if (m_parts == cs.collections.size()) {
+            cs.collections.emplace_back();
+            m_rows.emplace_back();
+            m_docs.emplace_back();
+            m_small.emplace_back();
+            m_dense.emplace_back();
+        }
+        cs.collections[m_parts].name = name;
+        return m_parts++;
     }
     // Sites and field names are few: a lookup table by store index, grown on demand.
     uint32_t site(uint32_t s) {
@@ -35,7 +64,7 @@ class Builder {
             m_sites.resize(s + 1, UINT32_MAX);
         if (m_sites[s] == UINT32_MAX) {
             m_sites[s] = static_cast<uint32_t>(cs.sites.size());
-            cs.sites.push_back(m_.sites[s]);
+            cs.sites.push_back(m_->sites[s]);
         }
         return m_sites[s];
     }
@@ -44,7 +73,7 @@ class Builder {
             m_fields.resize(f + 1, UINT32_MAX);
         if (m_fields[f] == UINT32_MAX) {
             m_fields[f] = static_cast<uint32_t>(cs.fieldNames.size());
-            cs.fieldNames.push_back(m_.fieldNames[f]);
+            cs.fieldNames.push_back(m_->fieldNames[f]);
         }
         return m_fields[f];
     }
@@ -115,7 +144,7 @@ class Builder {
 
     void reserve(size_t partIdx, size_t rows) { m_rows[partIdx].reserve(rows); }
     bool empty() const {
-        for (size_t p = 0; p < m_rows.size(); ++p)
+        for (size_t p = 0; p < m_parts; ++p)
             if (!m_rows[p].empty() || !cs.collections[p].ranges.empty())
                 return false;
         return true;
@@ -125,7 +154,7 @@ class Builder {
     // The encoder's Source (changeset_encoder.hpp).
     const std::vector<SiteId> &sites() const { return cs.sites; }
     const std::vector<std::string> &fieldNames() const { return cs.fieldNames; }
-    size_t parts() const { return cs.collections.size(); }
+    size_t parts() const { return m_parts; }
     const std::string &name(size_t p) const { return cs.collections[p].name; }
     const std::vector<std::string> &docIds(size_t p) const { return cs.collections[p].docIds; }
     const std::vector<Range> &ranges(size_t p) const { return cs.collections[p].ranges; }
@@ -184,7 +213,8 @@ class Builder {
         return mapped(s);
     }
     std::vector<std::vector<StoreRow>> m_rows;
-    const Store::Impl &m_;
+    const Store::Impl *m_;
+    size_t m_parts = 0; // parts in use (cs.collections may hold more, kept for reuse)
     std::vector<uint32_t> m_sites, m_fields;
     std::vector<std::unordered_map<uint32_t, uint32_t>> m_docs; // store doc -> change-set doc, once past 16
     std::vector<std::vector<uint32_t>> m_small;                 // the first 16 store docs of each part
@@ -219,23 +249,31 @@ size_t approxRowBytes(const DocState &d, const RowRef &r) {
 
 Bytes Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>> &docs, uint64_t minSeq,
                                 const std::vector<uint64_t> &vvBefore) const {
-    Builder b(*this);
+    // One builder reused by every commit of this thread: a single-field update allocates next to nothing.
+    static thread_local Builder reused(*this);
+    Builder &b = reused;
+    b.reset(*this);
     b.site(0); // this replica is site 0 of its own change sets
     // Rows per touched collection, collections in index order (as the encoder's part order expects).
-    std::vector<uint32_t> touchedColls;
+    static thread_local std::vector<uint32_t> touchedColls; // reused, like the builder
+    static thread_local std::vector<std::vector<RowRef>> byColl;
+    touchedColls.clear();
     for (const auto &touched : docs)
         if (std::find(touchedColls.begin(), touchedColls.end(), touched.first) == touchedColls.end())
             touchedColls.push_back(touched.first);
     std::sort(touchedColls.begin(), touchedColls.end());
-    std::vector<std::pair<uint32_t, std::vector<RowRef>>> byColl;
-    byColl.reserve(touchedColls.size());
-    for (uint32_t ci : touchedColls)
-        byColl.push_back({ci, {}});
+    if (byColl.size() < touchedColls.size())
+        byColl.resize(touchedColls.size());
+    for (size_t k = 0; k < touchedColls.size(); ++k) {
+        byColl[k].clear();
+        if (byColl[k].capacity() > 16384)
+            std::vector<RowRef>().swap(byColl[k]);
+    }
     for (const auto &touched : docs) {
         const uint32_t ci = touched.first;
         const DocState &d = colls[ci].docs[touched.second];
         std::vector<RowRef> &out =
-            byColl[std::lower_bound(touchedColls.begin(), touchedColls.end(), ci) - touchedColls.begin()].second;
+            byColl[std::lower_bound(touchedColls.begin(), touchedColls.end(), ci) - touchedColls.begin()];
         forEachRow(d, touched.second, [&](const RowRef &r) {
             if (r.site == 0 && r.seq > minSeq)
                 out.push_back(r);
@@ -243,7 +281,9 @@ Bytes Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>>
     }
     // Every touched collection gets its range, even with no surviving rows (a put then a delete of a
     // new document): "nothing else from me up to seq". Row order is the encoder's business.
-    for (auto &[ci, rows] : byColl) {
+    for (size_t k = 0; k < touchedColls.size(); ++k) {
+        const uint32_t ci = touchedColls[k];
+        const std::vector<RowRef> &rows = byColl[k];
         size_t pi = b.partIndex(colls[ci].name);
         if (rows.size() > 1024)
             b.dense(pi, colls[ci].docs.size());
