@@ -1,33 +1,49 @@
+#include <set>
+
 #include "support.hpp"
 #include "syncore/protocol.hpp"
 
 using namespace syncore;
 
+namespace {
+
+// Every kind of value, at the edges of each encoding (small/large ints, inline/heap strings, nesting).
+std::vector<Value> sampleValues() {
+    return {nullptr,
+            true,
+            false,
+            0,
+            47,
+            48,
+            -1,
+            INT64_MIN,
+            INT64_MAX,
+            UINT64_MAX,
+            1.5,
+            -0.25,
+            1e300,
+            "",
+            "12345678",  // inline
+            "123456789", // heap
+            std::string(200, 'z'),
+            "héllo ✓",
+            Value::array(),
+            Value::object(),
+            Value::array({1, "a", nullptr, 2.5}),
+            Value{{"k", {{"nested", {1, 2}}}}, {"__proto__", 1}, {"b", "text long enough"}}};
+}
+
+} // namespace
+
 TEST_CASE("codec: values round-trip, strings shared through the table") {
-    std::vector<Value> values = {nullptr,
-                                 true,
-                                 false,
-                                 0,
-                                 47,
-                                 48,
-                                 -1,
-                                 INT64_MIN,
-                                 INT64_MAX,
-                                 UINT64_MAX,
-                                 1.5,
-                                 -0.25,
-                                 "",
-                                 "short",
-                                 std::string(200, 'z'),
-                                 "héllo ✓",
-                                 Value::array({1, "a", nullptr}),
-                                 Value{{"k", {{"nested", {1, 2}}}}, {"__proto__", 1}}};
+    const std::vector<Value> values = sampleValues();
     StringTable table;
-    for (auto &v : values)
+    for (const auto &v : values)
         table.countValue(v);
-    Value again = "short";
+    Value again = "text long enough"; // seen twice: shared through the table
     table.countValue(again);
     table.build();
+    REQUIRE(table.find("text long enough") >= 0);
     Writer w;
     for (auto &v : values)
         writeValue(w, v, table);
@@ -38,28 +54,7 @@ TEST_CASE("codec: values round-trip, strings shared through the table") {
 }
 
 TEST_CASE("cells: canonical, so equal JSON gives equal cells, hashes and encodings") {
-    std::vector<Value> values = {nullptr,
-                                 true,
-                                 false,
-                                 0,
-                                 47,
-                                 48,
-                                 -1,
-                                 INT64_MIN,
-                                 INT64_MAX,
-                                 UINT64_MAX,
-                                 1.5,
-                                 -0.25,
-                                 1e300,
-                                 "",
-                                 "12345678",  // inline
-                                 "123456789", // heap
-                                 std::string(200, 'z'),
-                                 "héllo ✓",
-                                 Value::array(),
-                                 Value::object(),
-                                 Value::array({1, "a", nullptr, 2.5}),
-                                 Value{{"k", {{"nested", {1, 2}}}}, {"__proto__", 1}, {"b", "text long enough"}}};
+    const std::vector<Value> values = sampleValues();
     StringTable table;
     std::vector<Cell> cells;
     for (const auto &v : values)
@@ -77,10 +72,6 @@ TEST_CASE("cells: canonical, so equal JSON gives equal cells, hashes and encodin
         CHECK(c.toValue() == v);
         CHECK(c.compare(v) == 0);
         CHECK(c.typeRank() == typeRank(v));
-        Fnv64 hc, hv;
-        c.hash(hc);
-        hashValue(hv, v);
-        CHECK(hc.h == hv.h);
         Cell copy = c; // copies and moves keep the bytes
         CHECK(copy == c);
         Cell moved = std::move(copy);
@@ -96,6 +87,18 @@ TEST_CASE("cells: canonical, so equal JSON gives equal cells, hashes and encodin
 
     // 1 and 1.0 are one value; so are objects built in different orders.
     CHECK(Cell::of(Value(3)) == Cell::of(Value(3.0)));
+    auto hashOf = [](const Value &v) {
+        Fnv64 h;
+        Cell::of(v).hash(h);
+        return h.h;
+    };
+    CHECK(hashOf(Value(3)) == hashOf(Value(3.0)));
+    CHECK(hashOf(Value::array({1, 2})) == hashOf(Value::array({1.0, 2.0})));
+    CHECK(hashOf(Value::parse(R"({"b":1,"a":2})")) == hashOf(Value::parse(R"({"a":2.0,"b":1})")));
+    std::set<uint64_t> distinct; // different values hash differently (the sample has no two equal ones)
+    for (const auto &v : values)
+        distinct.insert(hashOf(v));
+    CHECK(distinct.size() == values.size());
     CHECK(Cell::of(Value::array({1, 2})) == Cell::of(Value::array({1.0, 2.0})));
     CHECK(Cell::of(Value(3.5)) != Cell::of(Value(3)));
     CHECK(Cell::of(Value("a")) != Cell::of(Value::array({"a"})));

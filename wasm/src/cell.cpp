@@ -12,88 +12,6 @@ namespace syncore {
 
 namespace {
 
-// Integral doubles up to this magnitude are integers, exactly as hashValue treats them.
-constexpr double kIntegralDoubleMax = 9.0e15;
-
-bool integralDouble(double d) { return d == std::floor(d) && std::fabs(d) < kIntegralDoubleMax; }
-
-void writeInt(Writer &w, int64_t i) {
-    if (i >= 0 && i < kSmallIntCount) {
-        w.u8(static_cast<uint8_t>(TSmallInt + i));
-    } else {
-        w.u8(TInt);
-        w.svarint(i);
-    }
-}
-
-void writeUint(Writer &w, uint64_t u) {
-    if (u <= static_cast<uint64_t>(INT64_MAX)) {
-        writeInt(w, static_cast<int64_t>(u));
-    } else {
-        w.u8(TUint);
-        w.varint(u);
-    }
-}
-
-void writeDouble(Writer &w, double d) {
-    if (integralDouble(d)) {
-        writeInt(w, static_cast<int64_t>(d));
-    } else {
-        w.u8(TDouble);
-        w.f64(d);
-    }
-}
-
-void writeText(Writer &w, std::string_view s) {
-    if (s.size() <= kShortStrMax) {
-        w.u8(static_cast<uint8_t>(TShortStr + s.size()));
-    } else {
-        w.u8(TStr);
-        w.varint(s.size());
-    }
-    w.raw(s.data(), s.size());
-}
-
-// The canonical encoding of a JSON value (no string table).
-void canon(Writer &w, const Value &v) {
-    switch (v.type()) {
-    case Value::value_t::null:
-        w.u8(TNull);
-        break;
-    case Value::value_t::boolean:
-        w.u8(v.get<bool>() ? TTrue : TFalse);
-        break;
-    case Value::value_t::number_integer:
-        writeInt(w, v.get<int64_t>());
-        break;
-    case Value::value_t::number_unsigned:
-        writeUint(w, v.get<uint64_t>());
-        break;
-    case Value::value_t::number_float:
-        writeDouble(w, v.get<double>());
-        break;
-    case Value::value_t::string:
-        writeText(w, v.get_ref<const std::string &>());
-        break;
-    case Value::value_t::array:
-        w.u8(TArray);
-        w.varint(v.size());
-        for (const auto &x : v)
-            canon(w, x);
-        break;
-    case Value::value_t::object:
-        w.u8(TObject);
-        w.varint(v.size());
-        for (auto it = v.begin(); it != v.end(); ++it) { // std::map: keys in byte order
-            writeText(w, it.key());
-            canon(w, it.value());
-        }
-        break;
-    default:
-        fail(ErrorCode::InvalidArgument, "cannot store a non-JSON value");
-    }
-}
-
 // A string in canonical bytes (always inline: canonical encodings have no table).
 std::string_view readText(Reader &r, uint8_t tag) {
     size_t n;
@@ -176,7 +94,7 @@ void transcode(Reader &r, Writer &w, const std::vector<std::string> &table, int 
                 if (c > 0)
                     *unsorted = true;
             }
-            writeText(w, key);
+            writeString(w, key, noStringTable());
             prevAt = w.bytes().size() - key.size();
             prevLen = key.size();
             transcode(r, w, table, depth + 1, unsorted);
@@ -189,7 +107,7 @@ void transcode(Reader &r, Writer &w, const std::vector<std::string> &table, int 
             return;
         }
         if (isStringTag(tag)) {
-            writeText(w, readWireText(r, tag, table));
+            writeString(w, readWireText(r, tag, table), noStringTable());
             return;
         }
         fail(ErrorCode::Decode, "unknown value tag " + std::to_string(tag));
@@ -261,26 +179,25 @@ void hashCanon(Reader &r, Fnv64 &h) {
     }
 }
 
-// Copies canonical bytes, turning strings the table holds into references.
-void writeCanonWithTable(Reader &r, Writer &w, const StringTable &table) {
+// Walks canonical bytes in order: every string (a value or an object key) goes to onString(view), all
+// other bytes (tags, counts, numbers) to onBytes(pointer, length).
+template <typename OnString, typename OnBytes> void walkCanon(Reader &r, OnString &&onString, OnBytes &&onBytes) {
     const uint8_t *start = r.pos();
     uint8_t tag = r.u8("value tag");
     switch (tag) {
     case TArray: {
         size_t n = r.count("array items");
-        w.u8(TArray);
-        w.varint(n);
+        onBytes(start, static_cast<size_t>(r.pos() - start));
         for (size_t i = 0; i < n; ++i)
-            writeCanonWithTable(r, w, table);
+            walkCanon(r, onString, onBytes);
         return;
     }
     case TObject: {
         size_t n = r.count("object members", 2);
-        w.u8(TObject);
-        w.varint(n);
+        onBytes(start, static_cast<size_t>(r.pos() - start));
         for (size_t i = 0; i < n; ++i) {
-            writeString(w, readText(r, r.u8("object key")), table);
-            writeCanonWithTable(r, w, table);
+            onString(readText(r, r.u8("object key")));
+            walkCanon(r, onString, onBytes);
         }
         return;
     }
@@ -295,45 +212,12 @@ void writeCanonWithTable(Reader &r, Writer &w, const StringTable &table) {
         break;
     default:
         if (isStringTag(tag)) {
-            writeString(w, readText(r, tag), table);
+            onString(readText(r, tag));
             return;
         }
         break; // null, booleans, small integers: the tag alone
     }
-    w.raw(start, static_cast<size_t>(r.pos() - start));
-}
-
-void countCanon(Reader &r, StringTable &table) {
-    uint8_t tag = r.u8("value tag");
-    switch (tag) {
-    case TArray: {
-        size_t n = r.count("array items");
-        for (size_t i = 0; i < n; ++i)
-            countCanon(r, table);
-        return;
-    }
-    case TObject: {
-        size_t n = r.count("object members", 2);
-        for (size_t i = 0; i < n; ++i) {
-            table.count(readText(r, r.u8("object key")));
-            countCanon(r, table);
-        }
-        return;
-    }
-    case TInt:
-        r.svarint("integer");
-        return;
-    case TUint:
-        r.varint("integer");
-        return;
-    case TDouble:
-        r.f64("number");
-        return;
-    default:
-        if (isStringTag(tag))
-            table.count(readText(r, tag));
-        return;
-    }
+    onBytes(start, static_cast<size_t>(r.pos() - start));
 }
 
 Reader readerOf(std::string_view b) { return Reader(reinterpret_cast<const uint8_t *>(b.data()), b.size()); }
@@ -462,7 +346,7 @@ Cell Cell::of(const Value &v) {
         // One scratch buffer per thread, so encoding a small array does not regrow a vector each time.
         static thread_local Writer scratch;
         scratch.bytes().clear();
-        canon(scratch, v);
+        writeValue(scratch, v, noStringTable()); // canonical, as every writer is
         c.setBytes(Kind::Packed, reinterpret_cast<const char *>(scratch.bytes().data()), scratch.bytes().size());
         if (scratch.bytes().capacity() > (1u << 20))
             Bytes().swap(scratch.bytes()); // do not keep a huge document's buffer alive
@@ -749,8 +633,10 @@ void Cell::write(Writer &w, const StringTable &table) const {
         if (table.empty()) {
             w.raw(bytes().data(), m_n);
         } else {
-            Reader r = readerOf(bytes());
-            writeCanonWithTable(r, w, table);
+            Reader r = readerOf(bytes()); // strings the table holds become references
+            walkCanon(
+                r, [&](std::string_view str) { writeString(w, str, table); },
+                [&](const uint8_t *p, size_t n) { w.raw(p, n); });
         }
         return;
     }
@@ -761,7 +647,8 @@ void Cell::countStrings(StringTable &table) const {
         table.count(bytes());
     } else if (m_kind == Kind::Packed) {
         Reader r = readerOf(bytes());
-        countCanon(r, table);
+        walkCanon(
+            r, [&](std::string_view str) { table.count(str); }, [](const uint8_t *, size_t) {});
     }
 }
 

@@ -32,7 +32,7 @@ struct EncRow {
     Stamp stamp;
     uint64_t seq = 0;
     Stamp base;
-    const Cell *value = nullptr; // Field rows that are not Absent
+    const Cell *value = nullptr; // set by the source for every Field row that is not Absent
     double counter = 0;          // Counter rows: the running total
 };
 
@@ -245,10 +245,8 @@ template <class Source> Bytes encode(const Source &src, bool compress) {
             }
             if (r.kind == RowKind::Counter)
                 Cell::ofNumber(r.counter).write(values, table);
-            else if (hasValue(r.kind, r.flags) && r.value)
-                r.value->write(values, table);
             else if (hasValue(r.kind, r.flags))
-                Cell().write(values, table);
+                r.value->write(values, table);
         }
         for (RleWriter *c : {&kind, &doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite})
             c->finish();

@@ -103,23 +103,31 @@ Query Query::fromJson(const Value &q) {
     return out;
 }
 
-bool evalCondition(const Condition &c, const Value *v) {
+namespace {
+
+int rankOf(const Value &v) { return typeRank(v); }
+int rankOf(const Cell &v) { return v.typeRank(); }
+int compareTo(const Value &v, const Value &operand) { return compareValues(v, operand); }
+int compareTo(const Cell &v, const Value &operand) { return v.compare(operand); }
+
+// One test for JSON values (Query::matches) and stored cells (Store::find). Null pointer: field absent.
+template <typename V> bool evalOn(const Condition &c, const V *v) {
     switch (c.op) {
     case CompareOp::Eq:
-        return v ? *v == c.operand : c.operand.is_null();
+        return v ? compareTo(*v, c.operand) == 0 : c.operand.is_null();
     case CompareOp::Ne:
-        return v ? *v != c.operand : !c.operand.is_null();
+        return v ? compareTo(*v, c.operand) != 0 : !c.operand.is_null();
     case CompareOp::In:
         for (const auto &x : c.operand)
-            if (v ? *v == x : x.is_null())
+            if (v ? compareTo(*v, x) == 0 : x.is_null())
                 return true;
         return false;
     default:
         break;
     }
-    if (!v || typeRank(*v) != typeRank(c.operand))
+    if (!v || rankOf(*v) != typeRank(c.operand))
         return false;
-    int r = compareValues(*v, c.operand);
+    int r = compareTo(*v, c.operand);
     switch (c.op) {
     case CompareOp::Gt:
         return r > 0;
@@ -134,36 +142,10 @@ bool evalCondition(const Condition &c, const Value *v) {
     }
 }
 
-bool evalCondition(const Condition &c, const Cell *v) {
-    switch (c.op) {
-    case CompareOp::Eq:
-        return v ? v->compare(c.operand) == 0 : c.operand.is_null();
-    case CompareOp::Ne:
-        return v ? v->compare(c.operand) != 0 : !c.operand.is_null();
-    case CompareOp::In:
-        for (const auto &x : c.operand)
-            if (v ? v->compare(x) == 0 : x.is_null())
-                return true;
-        return false;
-    default:
-        break;
-    }
-    if (!v || v->typeRank() != typeRank(c.operand))
-        return false;
-    int r = v->compare(c.operand);
-    switch (c.op) {
-    case CompareOp::Gt:
-        return r > 0;
-    case CompareOp::Gte:
-        return r >= 0;
-    case CompareOp::Lt:
-        return r < 0;
-    case CompareOp::Lte:
-        return r <= 0;
-    default:
-        return false;
-    }
-}
+} // namespace
+
+bool evalCondition(const Condition &c, const Value *v) { return evalOn(c, v); }
+bool evalCondition(const Condition &c, const Cell *v) { return evalOn(c, v); }
 
 bool Query::matches(const Value &doc) const {
     for (const auto &c : where) {

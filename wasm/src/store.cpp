@@ -114,7 +114,7 @@ uint32_t DocIndex::find(const std::vector<DocState> &docs, std::string_view id) 
     }
 }
 
-void DocIndex::grow(const std::vector<DocState> &docs, size_t capacity) {
+void DocIndex::grow(size_t capacity) { // slots carry their hashes: rehashing needs no ids
     size_t size = 16;
     while (size < 2 * capacity + 1) // load factor at most 1/2: a miss probes ~2.5 slots (at 3/4, ~8.5)
         size *= 2;
@@ -132,14 +132,13 @@ void DocIndex::grow(const std::vector<DocState> &docs, size_t capacity) {
             i = (i + 1) & mask;
         m_slots[i] = s;
     }
-    (void)docs;
 }
 
-void DocIndex::reserve(const std::vector<DocState> &docs, size_t n) { grow(docs, n); }
+void DocIndex::reserve(size_t n) { grow(n); }
 
 void DocIndex::insert(const std::vector<DocState> &docs, uint32_t di) {
     if ((m_count + 1) * 2 > m_slots.size())
-        grow(docs, std::max<size_t>(m_count + 1, m_count * 2));
+        grow(std::max<size_t>(m_count + 1, m_count * 2));
     const uint32_t h = hashOf(docs[di].id);
     const size_t mask = m_slots.size() - 1;
     size_t i = h & mask;

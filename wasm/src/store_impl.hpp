@@ -75,12 +75,12 @@ class DocIndex {
     void insert(const std::vector<DocState> &docs, uint32_t di);
     /** Removes docs[di]'s entry (it must be present). */
     void erase(const std::vector<DocState> &docs, uint32_t di);
-    void reserve(const std::vector<DocState> &docs, size_t n);
+    void reserve(size_t n);
     size_t size() const { return m_count; }
 
   private:
     static uint32_t hashOf(std::string_view id);
-    void grow(const std::vector<DocState> &docs, size_t capacity);
+    void grow(size_t capacity);
     std::vector<uint64_t> m_slots; // (hash << 32) | (position + 1); 0 = empty. Size is a power of two.
     size_t m_count = 0;
 };

@@ -524,7 +524,7 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
             ++rowsPerDoc[row.doc];
         if (colls[ci].docs.empty()) {
             colls[ci].docs.reserve(part.docIds.size());
-            colls[ci].index.reserve(colls[ci].docs, part.docIds.size());
+            colls[ci].index.reserve(part.docIds.size());
         }
         auto create = [&](uint32_t i) -> DocState & {
             if (DocState *d = lookup(i))

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "syncore/cell.hpp"
 #include "syncore/error.hpp"
 #include "value_format.hpp"
 
@@ -73,6 +74,38 @@ void validateAt(const Value &v, const std::string &root, const PathStep *at, int
 
 } // namespace
 
+void writeInt(Writer &w, int64_t i) {
+    if (i >= 0 && i < kSmallIntCount) {
+        w.u8(static_cast<uint8_t>(TSmallInt + i));
+    } else {
+        w.u8(TInt);
+        w.svarint(i);
+    }
+}
+
+void writeUint(Writer &w, uint64_t u) {
+    if (u <= static_cast<uint64_t>(INT64_MAX)) {
+        writeInt(w, static_cast<int64_t>(u));
+    } else {
+        w.u8(TUint);
+        w.varint(u);
+    }
+}
+
+void writeDouble(Writer &w, double d) {
+    if (integralDouble(d)) {
+        writeInt(w, static_cast<int64_t>(d));
+    } else {
+        w.u8(TDouble);
+        w.f64(d);
+    }
+}
+
+const StringTable &noStringTable() {
+    static const StringTable empty;
+    return empty;
+}
+
 void writeString(Writer &w, std::string_view s, const StringTable &table) {
     int64_t idx = table.find(s);
     if (idx >= 0) {
@@ -113,8 +146,6 @@ std::string readString(Reader &r, uint8_t tag, const std::vector<std::string> &t
     }
     fail(ErrorCode::Decode, "expected a string, found tag " + std::to_string(tag));
 }
-
-void hashString(Fnv64 &h, const std::string &s) { h.add(s); }
 
 } // namespace
 
@@ -246,57 +277,7 @@ size_t approxValueSize(const Value &v) {
     }
 }
 
-void hashValue(Fnv64 &h, const Value &v) {
-    switch (v.type()) {
-    case Value::value_t::null:
-        h.add64(0xA0);
-        break;
-    case Value::value_t::boolean:
-        h.add64(v.get<bool>() ? 0xA2 : 0xA1);
-        break;
-    case Value::value_t::number_integer:
-    case Value::value_t::number_unsigned:
-    case Value::value_t::number_float: {
-        h.add64(0xA3);
-        double d = v.get<double>();
-        if (v.is_number_integer() || (d == std::floor(d) && std::fabs(d) < 9.0e15)) {
-            if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-                h.add64(v.get<uint64_t>());
-                h.add64(1);
-            } else {
-                h.add64(static_cast<uint64_t>(v.is_number_float() ? static_cast<int64_t>(d) : v.get<int64_t>()));
-            }
-        } else {
-            uint64_t bits;
-            std::memcpy(&bits, &d, 8);
-            h.add64(bits);
-            h.add64(2);
-        }
-        break;
-    }
-    case Value::value_t::string:
-        h.add64(0xA4);
-        hashString(h, v.get_ref<const std::string &>());
-        break;
-    case Value::value_t::array:
-        h.add64(0xA5);
-        h.add64(v.size());
-        for (const auto &x : v)
-            hashValue(h, x);
-        break;
-    case Value::value_t::object:
-        h.add64(0xA6);
-        h.add64(v.size());
-        for (auto it = v.begin(); it != v.end(); ++it) {
-            hashString(h, it.key());
-            hashValue(h, it.value());
-        }
-        break;
-    default:
-        h.add64(0xAF);
-        break;
-    }
-}
+void hashValue(Fnv64 &h, const Value &v) { Cell::of(v).hash(h); } // one set of hashing rules: the cell's
 
 void StringTable::countValue(const Value &v) {
     switch (v.type()) {
@@ -350,46 +331,15 @@ void writeValue(Writer &w, const Value &v, const StringTable &table) {
     case Value::value_t::boolean:
         w.u8(v.get<bool>() ? TTrue : TFalse);
         break;
-    case Value::value_t::number_integer: {
-        int64_t i = v.get<int64_t>();
-        if (i >= 0 && i < kSmallIntCount) {
-            w.u8(static_cast<uint8_t>(TSmallInt + i));
-        } else {
-            w.u8(TInt);
-            w.svarint(i);
-        }
+    case Value::value_t::number_integer:
+        writeInt(w, v.get<int64_t>());
         break;
-    }
-    case Value::value_t::number_unsigned: {
-        uint64_t u = v.get<uint64_t>();
-        if (u < static_cast<uint64_t>(kSmallIntCount)) {
-            w.u8(static_cast<uint8_t>(TSmallInt + u));
-        } else if (u <= static_cast<uint64_t>(INT64_MAX)) {
-            w.u8(TInt);
-            w.svarint(static_cast<int64_t>(u));
-        } else {
-            w.u8(TUint);
-            w.varint(u);
-        }
+    case Value::value_t::number_unsigned:
+        writeUint(w, v.get<uint64_t>());
         break;
-    }
-    case Value::value_t::number_float: {
-        // Canonical, as cells are: an integral double is written as the integer (hashValue's rule).
-        double d = v.get<double>();
-        if (d == std::floor(d) && std::fabs(d) < 9.0e15) {
-            int64_t i = static_cast<int64_t>(d);
-            if (i >= 0 && i < kSmallIntCount) {
-                w.u8(static_cast<uint8_t>(TSmallInt + i));
-            } else {
-                w.u8(TInt);
-                w.svarint(i);
-            }
-        } else {
-            w.u8(TDouble);
-            w.f64(d);
-        }
+    case Value::value_t::number_float:
+        writeDouble(w, v.get<double>()); // canonical, as cells are (hashValue's rule)
         break;
-    }
     case Value::value_t::string:
         writeString(w, v.get_ref<const std::string &>(), table);
         break;

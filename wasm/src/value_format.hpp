@@ -1,5 +1,6 @@
 #pragma once
 // The value encoding's tags (docs/FORMAT.md, "Values"), shared by value.cpp and cell.cpp. Internal.
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -25,6 +26,18 @@ enum ValueTag : uint8_t {
 };
 constexpr int kSmallIntCount = 0x40 - 0x10;
 constexpr size_t kShortStrMax = 0x40 - 1;
+
+/** Integral doubles below this magnitude are integers: written as integers and hashed as integers. */
+constexpr double kIntegralDoubleMax = 9.0e15;
+inline bool integralDouble(double d) { return d == std::floor(d) && std::fabs(d) < kIntegralDoubleMax; }
+
+/** Canonical number writers: the smallest tag; an integral double as its integer. */
+void writeInt(Writer &w, int64_t i);
+void writeUint(Writer &w, uint64_t u);
+void writeDouble(Writer &w, double d);
+
+/** An empty table: strings are written inline (canonical encodings, cells). */
+const StringTable &noStringTable();
 
 /** A string value: a table reference if the table holds it, else inline (short or long form). */
 void writeString(Writer &w, std::string_view s, const StringTable &table);

@@ -57,7 +57,7 @@ class Cell {
     friend bool operator!=(const Cell &a, const Cell &b) { return !(a == b); }
     /** compareValues(toValue(), v), without building the value for scalars and strings. */
     int compare(const Value &v) const;
-    /** Adds the cell to a state hash; equal to hashValue(h, toValue()). */
+    /** Adds the cell to a state hash (hashValue is this of Cell::of). Equal JSON hashes equal. */
     void hash(Fnv64 &h) const;
     /** Same as approxValueSize(toValue()). */
     size_t approxSize() const;
