@@ -1,0 +1,441 @@
+// Embind glue: convert in, call the core, convert out. Nothing else lives here.
+//
+// Boundary rules (docs/ARCHITECTURE.md, "The binding boundary"):
+//  * arguments and results are JSON text, byte arrays (Uint8Array in, a fresh Uint8Array out) or numbers;
+//  * no exception ever unwinds into JS: every entry point catches, stores {code, message} in the error
+//    slot read by lastError(), and returns null. js/core.mjs turns that into a JS Error.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "syncore/error.hpp"
+#include "syncore/store.hpp"
+
+using emscripten::val;
+using syncore::ErrorCode;
+using syncore::Value;
+
+namespace {
+
+struct ErrorSlot {
+    std::string code;
+    std::string message;
+};
+ErrorSlot g_error;
+
+void setError(const char *code, std::string message) {
+    g_error.code = code;
+    g_error.message = std::move(message);
+}
+
+// Runs f; any exception becomes the error slot and a null result.
+template <class F> val guard(F &&f) noexcept {
+    try {
+        return f();
+    } catch (const syncore::Error &e) {
+        setError(syncore::errorCodeName(e.code()), e.what());
+    } catch (const nlohmann::json::exception &e) {
+        setError(syncore::errorCodeName(ErrorCode::InvalidArgument), std::string("invalid JSON: ") + e.what());
+    } catch (const std::bad_alloc &) {
+        setError(syncore::errorCodeName(ErrorCode::OutOfRange), "out of memory");
+    } catch (const std::exception &e) {
+        setError(syncore::errorCodeName(ErrorCode::Internal), e.what());
+    } catch (...) {
+        setError(syncore::errorCodeName(ErrorCode::Internal), "unknown C++ exception");
+    }
+    return val::null();
+}
+
+Value parseJson(const std::string &text, const char *what) {
+    // The JS layer validates before serialising, so this only fails on a caller that bypassed it.
+    Value v = Value::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (v.is_discarded())
+        syncore::fail(ErrorCode::InvalidArgument, std::string(what) + " is not valid JSON text");
+    return v;
+}
+
+val bytesOut(const syncore::Bytes &b) {
+    // Uint8Array's constructor copies the view, so the result survives memory growth and later calls.
+    return val::global("Uint8Array").new_(emscripten::typed_memory_view(b.size(), b.data()));
+}
+
+val jsonOut(const Value &v) { return val(v.dump(-1, ' ', false, Value::error_handler_t::strict)); }
+
+syncore::Bytes bytesIn(const std::string &s) { return syncore::Bytes(s.begin(), s.end()); }
+
+val docRefsOut(const std::vector<syncore::DocRef> &refs) {
+    Value out = Value::array();
+    for (const auto &r : refs)
+        out.push_back(Value::array({r.collection, r.id}));
+    return jsonOut(out);
+}
+
+// {changes: Uint8Array, changed: "[[collection, id], ...]"}: what a local write did.
+val commitOut(const syncore::CommitResult &r) {
+    val out = val::object();
+    out.set("changes", bytesOut(r.changes));
+    out.set("changed", docRefsOut(r.changed));
+    return out;
+}
+
+syncore::SyncVector syncVectorIn(const Value &v) {
+    if (!v.is_object())
+        syncore::fail(ErrorCode::InvalidArgument, "sync vector must be an object {collection: {site: seq}}");
+    syncore::SyncVector out;
+    for (auto c = v.begin(); c != v.end(); ++c) {
+        if (!c.value().is_object())
+            syncore::fail(ErrorCode::InvalidArgument, "sync vector entry '" + c.key() + "' must be an object");
+        auto &vv = out[c.key()];
+        for (auto s = c.value().begin(); s != c.value().end(); ++s) {
+            if (!s.value().is_number_unsigned())
+                syncore::fail(ErrorCode::InvalidArgument,
+                              "sync vector seq for site " + s.key() + " must be a non-negative integer");
+            vv[syncore::SiteId::fromHex(s.key())] = s.value().get<uint64_t>();
+        }
+    }
+    return out;
+}
+
+Value syncVectorOut(const syncore::SyncVector &sv) {
+    Value out = Value::object();
+    for (const auto &[coll, vv] : sv) {
+        Value &o = out[coll] = Value::object();
+        for (const auto &[site, seq] : vv)
+            o[site.hex()] = seq;
+    }
+    return out;
+}
+
+std::string str(const Value &op, const char *key, size_t index) {
+    auto it = op.find(key);
+    if (it == op.end() || !it->is_string())
+        syncore::fail(ErrorCode::InvalidArgument,
+                      "transaction operation " + std::to_string(index) + ": '" + key + "' must be a string");
+    return it->get<std::string>();
+}
+
+class CoreStore {
+  public:
+    explicit CoreStore(std::unique_ptr<syncore::Store> s, syncore::OpenReport report)
+        : m_store(std::move(s)), m_report(std::move(report)) {}
+
+    val siteId() const {
+        return guard([&] { return val(m_store->siteId().hex()); });
+    }
+    val openReport() const {
+        return guard([&] {
+            return jsonOut(Value{{"created", m_report.created},
+                                 {"damaged", m_report.damaged},
+                                 {"message", m_report.message},
+                                 {"droppedBytes", m_report.droppedBytes},
+                                 {"records", m_report.records}});
+        });
+    }
+
+    val configureCollection(const std::string &name, const std::string &policy) {
+        return guard([&] {
+            m_store->configureCollection(name, syncore::parseConflictPolicy(policy));
+            return val(true);
+        });
+    }
+    val policy(const std::string &name) const {
+        return guard([&] { return val(std::string(syncore::conflictPolicyName(m_store->policy(name)))); });
+    }
+    val schemaVersion() const {
+        return guard([&] { return val(m_store->schemaVersion()); });
+    }
+    val setSchemaVersion(double v) {
+        return guard([&] {
+            if (!(v >= 0 && v <= 4294967295.0) || v != static_cast<double>(static_cast<uint32_t>(v)))
+                syncore::fail(ErrorCode::OutOfRange, "schema version must be an integer in 0..2^32-1");
+            m_store->setSchemaVersion(static_cast<uint32_t>(v));
+            return val(true);
+        });
+    }
+
+    val put(const std::string &collection, const std::string &docJson) {
+        return guard([&] { return commitOut(m_store->put(collection, parseJson(docJson, "document"))); });
+    }
+    val update(const std::string &collection, const std::string &id, const std::string &fieldsJson) {
+        return guard([&] { return commitOut(m_store->update(collection, id, parseJson(fieldsJson, "fields"))); });
+    }
+    val remove(const std::string &collection, const std::string &id) {
+        return guard([&] { return commitOut(m_store->remove(collection, id)); });
+    }
+    val increment(const std::string &collection, const std::string &id, const std::string &field, double by) {
+        return guard([&] { return commitOut(m_store->increment(collection, id, field, by)); });
+    }
+    /** ops: [{op: "put", collection, doc} | {op: "update", collection, id, fields} |
+     *        {op: "delete", collection, id} | {op: "increment", collection, id, field, by}], all or none. */
+    val transaction(const std::string &opsJson) {
+        return guard([&] {
+            Value ops = parseJson(opsJson, "transaction");
+            if (!ops.is_array())
+                syncore::fail(ErrorCode::InvalidArgument, "transaction must be an array of operations");
+            auto r = m_store->transaction([&](syncore::Txn &tx) {
+                for (size_t i = 0; i < ops.size(); ++i) {
+                    Value &op = ops[i];
+                    if (!op.is_object())
+                        syncore::fail(ErrorCode::InvalidArgument,
+                                      "transaction operation " + std::to_string(i) + " is not an object");
+                    std::string kind = str(op, "op", i), coll = str(op, "collection", i);
+                    if (kind == "put") {
+                        auto d = op.find("doc");
+                        if (d == op.end())
+                            syncore::fail(ErrorCode::InvalidArgument,
+                                          "transaction operation " + std::to_string(i) + ": put needs 'doc'");
+                        tx.put(coll, std::move(*d));
+                    } else if (kind == "update") {
+                        auto f = op.find("fields");
+                        if (f == op.end())
+                            syncore::fail(ErrorCode::InvalidArgument,
+                                          "transaction operation " + std::to_string(i) + ": update needs 'fields'");
+                        tx.update(coll, str(op, "id", i), *f);
+                    } else if (kind == "delete") {
+                        tx.remove(coll, str(op, "id", i));
+                    } else if (kind == "increment") {
+                        auto by = op.find("by");
+                        if (by == op.end() || !by->is_number())
+                            syncore::fail(ErrorCode::InvalidArgument,
+                                          "transaction operation " + std::to_string(i) + ": 'by' must be a number");
+                        tx.increment(coll, str(op, "id", i), str(op, "field", i), by->get<double>());
+                    } else {
+                        syncore::fail(ErrorCode::InvalidArgument,
+                                      "transaction operation " + std::to_string(i) + ": unknown op '" + kind + "'");
+                    }
+                }
+            });
+            return commitOut(r);
+        });
+    }
+
+    val get(const std::string &collection, const std::string &id) const {
+        return guard([&] {
+            auto d = m_store->get(collection, id);
+            return d ? jsonOut(*d) : val(std::string("null"));
+        });
+    }
+    val find(const std::string &collection, const std::string &queryJson) const {
+        return guard([&] {
+            auto q = syncore::Query::fromJson(parseJson(queryJson, "query"));
+            std::vector<Value> docs = m_store->find(collection, q);
+            // One text for the whole result: JSON.parse on the JS side builds the objects natively.
+            std::string out = "[";
+            for (size_t i = 0; i < docs.size(); ++i) {
+                if (i)
+                    out += ',';
+                out += docs[i].dump(-1, ' ', false, Value::error_handler_t::strict);
+            }
+            out += ']';
+            return val(out);
+        });
+    }
+    val count(const std::string &collection) const {
+        return guard([&] { return val(static_cast<double>(m_store->count(collection))); });
+    }
+    val collections() const {
+        return guard([&] { return jsonOut(Value(m_store->collections())); });
+    }
+
+    val syncVector() const {
+        return guard([&] { return jsonOut(syncVectorOut(m_store->syncVector())); });
+    }
+    /** Batches (an array of Uint8Array) of everything this replica holds that `have` lacks. */
+    val changesSince(const std::string &haveJson, const std::string &collectionsJson, double maxBatchBytes) const {
+        return guard([&] {
+            auto have = syncVectorIn(parseJson(haveJson, "sync vector"));
+            Value colls = parseJson(collectionsJson, "collections");
+            std::vector<std::string> names;
+            if (!colls.is_array())
+                syncore::fail(ErrorCode::InvalidArgument, "collections must be an array of names");
+            for (const auto &c : colls) {
+                if (!c.is_string())
+                    syncore::fail(ErrorCode::InvalidArgument, "collections must be an array of names");
+                names.push_back(c.get<std::string>());
+            }
+            if (!(maxBatchBytes >= 0))
+                syncore::fail(ErrorCode::OutOfRange, "maxBatchBytes must be >= 0");
+            auto batches = m_store->changesSince(have, names, static_cast<size_t>(maxBatchBytes));
+            val out = val::array();
+            for (const auto &b : batches)
+                out.call<void>("push", bytesOut(b));
+            return out;
+        });
+    }
+    /** Applies a change set atomically; returns {changed, newConflicts, clearedConflicts, rowsApplied}. */
+    val apply(const std::string &bytes) {
+        return guard([&] {
+            auto r = m_store->apply(bytesIn(bytes));
+            Value changed = Value::array();
+            for (const auto &d : r.changed)
+                changed.push_back(Value::array({d.collection, d.id}));
+            return jsonOut(Value{{"changed", std::move(changed)},
+                                 {"newConflicts", r.newConflicts},
+                                 {"clearedConflicts", r.clearedConflicts},
+                                 {"rowsApplied", r.rowsApplied}});
+        });
+    }
+    val encodeState() const {
+        return guard([&] { return bytesOut(m_store->encodeState()); });
+    }
+    /** 16 hex digits (a 64-bit hash does not fit a JS number). */
+    val stateHash() const {
+        return guard([&] {
+            static const char *hex = "0123456789abcdef";
+            uint64_t h = m_store->stateHash();
+            std::string s(16, '0');
+            for (int i = 15; i >= 0; --i, h >>= 4)
+                s[i] = hex[h & 15];
+            return val(s);
+        });
+    }
+
+    val conflicts() const {
+        return guard([&] {
+            Value out = Value::array();
+            for (const auto &c : m_store->conflicts())
+                out.push_back(c.toJson());
+            return jsonOut(out);
+        });
+    }
+    val conflict(const std::string &id) const {
+        return guard([&] {
+            auto c = m_store->conflict(id);
+            return c ? jsonOut(c->toJson()) : val(std::string("null"));
+        });
+    }
+    /** mode: keep_local | keep_remote | merge | value (then valueJson is the value). */
+    val resolveConflict(const std::string &id, const std::string &mode, const std::string &valueJson) {
+        return guard([&] {
+            if (mode == "value")
+                return commitOut(
+                    m_store->resolveConflict(id, syncore::ResolveMode::Value, parseJson(valueJson, "value")));
+            return commitOut(m_store->resolveConflict(id, syncore::parseResolveMode(mode)));
+        });
+    }
+    val dismissConflict(const std::string &id) {
+        return guard([&] {
+            m_store->dismissConflict(id);
+            return val(true);
+        });
+    }
+
+    val createSnapshot(const std::string &label, const std::string &author) {
+        return guard([&] { return jsonOut(m_store->createSnapshot(label, author).toJson()); });
+    }
+    val snapshots() const {
+        return guard([&] {
+            Value out = Value::array();
+            for (const auto &s : m_store->snapshots())
+                out.push_back(s.toJson());
+            return jsonOut(out);
+        });
+    }
+    val restoreSnapshot(const std::string &id) {
+        return guard([&] { return commitOut(m_store->restoreSnapshot(id)); });
+    }
+
+    val compact() {
+        return guard([&] {
+            m_store->compact();
+            return val(true);
+        });
+    }
+    val journalBytes() const {
+        return guard([&] { return val(static_cast<double>(m_store->journalBytes())); });
+    }
+    val checkInvariants() const {
+        return guard([&] {
+            m_store->checkInvariants();
+            return val(true);
+        });
+    }
+
+  private:
+    std::unique_ptr<syncore::Store> m_store;
+    syncore::OpenReport m_report;
+};
+
+size_t sizeOption(const Value &o, const char *key, size_t fallback) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null())
+        return fallback;
+    if (!it->is_number_unsigned() || it->get<uint64_t>() == 0)
+        syncore::fail(ErrorCode::InvalidArgument, std::string("option '") + key + "' must be a positive integer");
+    return static_cast<size_t>(it->get<uint64_t>());
+}
+
+/** optionsJson: {directory?, siteId?, segmentBytes?, compactBytes?, fsync?, maxDocumentBytes?}.
+ *  Returns a new CoreStore (JS owns it: delete() closes it) or null, with the reason in lastError(). */
+CoreStore *openCoreStore(const std::string &optionsJson) {
+    CoreStore *out = nullptr;
+    guard([&] {
+        Value o = parseJson(optionsJson, "store options");
+        if (!o.is_object())
+            syncore::fail(ErrorCode::InvalidArgument, "store options must be an object");
+        syncore::StoreOptions opt;
+        if (auto it = o.find("directory"); it != o.end() && !it->is_null())
+            opt.directory = it->get<std::string>();
+        if (auto it = o.find("siteId"); it != o.end() && !it->is_null())
+            opt.siteId = syncore::SiteId::fromHex(it->get<std::string>());
+        opt.segmentBytes = sizeOption(o, "segmentBytes", opt.segmentBytes);
+        opt.compactBytes = sizeOption(o, "compactBytes", opt.compactBytes);
+        opt.maxDocumentBytes = sizeOption(o, "maxDocumentBytes", opt.maxDocumentBytes);
+        if (auto it = o.find("fsync"); it != o.end() && it->is_boolean())
+            opt.fsync = it->get<bool>();
+        syncore::OpenReport report;
+        auto store = syncore::Store::open(opt, &report);
+        out = new CoreStore(std::move(store), std::move(report));
+        return val(true);
+    });
+    return out;
+}
+
+/** {code, message} of the last failed call, as JSON text. */
+std::string lastError() {
+    Value v{{"code", g_error.code}, {"message", g_error.message}};
+    return v.dump(-1, ' ', false, Value::error_handler_t::replace);
+}
+
+} // namespace
+
+EMSCRIPTEN_BINDINGS(syncore) {
+    using emscripten::class_;
+    using emscripten::function;
+    class_<CoreStore>("CoreStore")
+        .function("siteId", &CoreStore::siteId)
+        .function("openReport", &CoreStore::openReport)
+        .function("configureCollection", &CoreStore::configureCollection)
+        .function("policy", &CoreStore::policy)
+        .function("schemaVersion", &CoreStore::schemaVersion)
+        .function("setSchemaVersion", &CoreStore::setSchemaVersion)
+        .function("put", &CoreStore::put)
+        .function("update", &CoreStore::update)
+        .function("remove", &CoreStore::remove)
+        .function("increment", &CoreStore::increment)
+        .function("transaction", &CoreStore::transaction)
+        .function("get", &CoreStore::get)
+        .function("find", &CoreStore::find)
+        .function("count", &CoreStore::count)
+        .function("collections", &CoreStore::collections)
+        .function("syncVector", &CoreStore::syncVector)
+        .function("changesSince", &CoreStore::changesSince)
+        .function("apply", &CoreStore::apply)
+        .function("encodeState", &CoreStore::encodeState)
+        .function("stateHash", &CoreStore::stateHash)
+        .function("conflicts", &CoreStore::conflicts)
+        .function("conflict", &CoreStore::conflict)
+        .function("resolveConflict", &CoreStore::resolveConflict)
+        .function("dismissConflict", &CoreStore::dismissConflict)
+        .function("createSnapshot", &CoreStore::createSnapshot)
+        .function("snapshots", &CoreStore::snapshots)
+        .function("restoreSnapshot", &CoreStore::restoreSnapshot)
+        .function("compact", &CoreStore::compact)
+        .function("journalBytes", &CoreStore::journalBytes)
+        .function("checkInvariants", &CoreStore::checkInvariants);
+    function("openCoreStore", &openCoreStore, emscripten::allow_raw_pointers());
+    function("lastError", &lastError);
+}

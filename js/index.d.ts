@@ -1,0 +1,154 @@
+// Type declarations for the syncore package (js/index.mjs).
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** A document: a JSON object with a string id. */
+export interface Doc {
+  id: string;
+  [field: string]: Json;
+}
+
+export type ConflictPolicy = 'lww' | 'manual' | 'custom';
+
+export interface Conflict {
+  id: string;
+  collection: string;
+  doc: string;
+  field: string;
+  local: { value: Json; absent: boolean; stamp: { epoch: number; hlc: number; site: string } };
+  remote: { value: Json; absent: boolean; stamp: { epoch: number; hlc: number; site: string } };
+  /** Which value is current (last writer wins chose it on every replica). */
+  winner: 'local' | 'remote';
+}
+
+export interface CollectionOptions {
+  /** 'lww' (default): last writer wins per field. 'manual': concurrent writes leave a conflict record. */
+  conflicts?: ConflictPolicy;
+  /** For conflicts: 'custom': the value to write for a conflict, or undefined to leave it for conflicts.resolve. */
+  resolve?: (conflict: Conflict) => Json | undefined | Promise<Json | undefined>;
+}
+
+export interface OpenStoreOptions {
+  /** Local database name (IndexedDB in browsers). */
+  name: string;
+  /** Node: persist in this directory. Without it (and outside a browser) the store lives in memory. */
+  directory?: string;
+  /** 'auto' (default): IndexedDB in browsers, the directory if given, else memory. */
+  storage?: 'auto' | 'memory' | 'indexeddb' | 'directory';
+  collections?: Record<string, CollectionOptions>;
+  /** Version of the app's data layout; when it grows, migrate runs once, in one transaction. */
+  schemaVersion?: number;
+  migrate?: (tx: Transaction, info: { from: number; to: number; store: Store }) => void | Promise<void>;
+  /** Browser: how long writes wait to be batched into one IndexedDB save (ms, default 20). */
+  debounceMs?: number;
+}
+
+export type Where = Record<
+  string,
+  Json | { $eq?: Json; $ne?: Json; $gt?: Json; $gte?: Json; $lt?: Json; $lte?: Json; $in?: Json[] }
+>;
+export type OrderBy = string | Record<string, 'asc' | 'desc'> | Array<string | Record<string, 'asc' | 'desc'>>;
+export interface Query {
+  where?: Where;
+  orderBy?: OrderBy;
+  limit?: number;
+}
+
+export interface Status {
+  connected: boolean;
+  synced: boolean;
+  /** Local changes the relay has not acknowledged yet. */
+  pending: number;
+  /** Every write so far is durable (IndexedDB or the directory). */
+  persisted: boolean;
+  lastSyncAt: number | null;
+  error: Error | null;
+}
+
+export interface ChangeEvent {
+  collection: string;
+  ids: string[];
+  source: 'local' | 'remote' | 'tab';
+}
+
+export interface SnapshotInfo {
+  id: string;
+  label: string;
+  author: string;
+  createdAt: number;
+  docCount: number;
+  bytes: number;
+}
+
+export interface Collection<T extends Doc = Doc> {
+  readonly name: string;
+  put(doc: T): Promise<void>;
+  update(id: string, fields: Partial<Omit<T, 'id'>>): Promise<void>;
+  /** Resolves to whether the document existed. */
+  delete(id: string): Promise<boolean>;
+  increment(id: string, field: string, by?: number): Promise<void>;
+  get(id: string): T | null;
+  find(query?: Query): T[];
+  count(): number;
+  subscribe(query: Query | undefined, fn: (docs: T[]) => void): () => void;
+  subscribe(fn: (docs: T[]) => void): () => void;
+}
+
+export interface TxCollection<T extends Doc = Doc> {
+  put(doc: T): void;
+  update(id: string, fields: Partial<Omit<T, 'id'>>): void;
+  delete(id: string): void;
+  increment(id: string, field: string, by?: number): void;
+  /** Sees this transaction's own writes. */
+  get(id: string): T | null;
+}
+
+export interface Transaction {
+  collection<T extends Doc = Doc>(name: string): TxCollection<T>;
+}
+
+export interface Store {
+  readonly name: string;
+  readonly siteId: string;
+  readonly status: Status;
+  collection<T extends Doc = Doc>(name: string): Collection<T>;
+  transaction<R>(fn: (tx: Transaction) => R | Promise<R>): Promise<R>;
+  on(event: 'change', fn: (e: ChangeEvent) => void): () => void;
+  on(event: 'status', fn: (s: Status) => void): () => void;
+  on(event: 'conflict', fn: (records: Conflict[]) => void): () => void;
+  on(event: 'outdated', fn: (e: { stored: number; expected: number }) => void): () => void;
+  on(event: 'error', fn: (err: Error) => void): () => void;
+  readonly conflicts: {
+    list(): Conflict[];
+    get(id: string): Conflict | null;
+    resolve(id: string, mode: 'keep_local' | 'keep_remote' | 'merge' | { value: Json }): Promise<void>;
+    dismiss(id: string): Promise<void>;
+  };
+  readonly snapshots: {
+    create(label: string, options?: { author?: string }): Promise<SnapshotInfo>;
+    list(): SnapshotInfo[];
+    restore(id: string): Promise<void>;
+  };
+  /** Low level: what a transport moves between replicas. */
+  readonly replication: {
+    siteId(): string;
+    vector(): Record<string, Record<string, number>>;
+    changesSince(
+      vector?: Record<string, Record<string, number>>,
+      options?: { collections?: string[]; maxBatchBytes?: number },
+    ): Uint8Array[];
+    apply(batch: Uint8Array): Promise<{ changed: [string, string][]; newConflicts: string[]; clearedConflicts: string[]; rowsApplied: number }>;
+    stateHash(): string;
+    encodeState(): Uint8Array;
+  };
+  /** Resolves once everything written so far is durable. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openStore(options: OpenStoreOptions): Promise<Store>;
+
+export class SyncoreError extends Error {
+  /** 'NOT_FOUND' | 'DECODE' | 'STORAGE' | 'CLOCK_SKEW' | 'READ_ONLY' | 'CLOSED' | 'ALREADY_OPEN' | 'INTERNAL' | ... */
+  readonly code: string;
+}

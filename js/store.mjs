@@ -1,0 +1,532 @@
+// The Store: SPEC.md's JavaScript API over one core replica. Reads are synchronous (the replica is in
+// memory); writes apply to the replica at once and their promise resolves then; persistence follows
+// (js/persistence.mjs) and `status.persisted` / `flush()` say when it is durable.
+import { CoreHandle, loadCore } from './core.mjs';
+import { SyncoreError, typeError } from './errors.mjs';
+import { openPersistence } from './persistence.mjs';
+import {
+  checkFunction, checkId, checkName, checkNumber, describe, documentText, fieldsText, isPlainObject, jsonText,
+} from './validate.mjs';
+
+const POLICIES = new Set(['lww', 'manual', 'custom']);
+const EVENTS = new Set(['change', 'status', 'conflict', 'outdated', 'error']);
+const RESOLVE_MODES = new Set(['keep_local', 'keep_remote', 'merge']);
+
+function checkQuery(query, what) {
+  if (query === undefined || query === null) return '{}';
+  if (!isPlainObject(query)) throw typeError(`${what}: the query must be an object {where, orderBy, limit}, got ${describe(query)}`);
+  for (const k of Object.keys(query)) {
+    if (k !== 'where' && k !== 'orderBy' && k !== 'limit') {
+      throw typeError(`${what}: unknown query key '${k}' (expected where, orderBy, limit)`);
+    }
+  }
+  return jsonText(query, 'query');
+}
+
+function checkOptions(options) {
+  if (!isPlainObject(options)) throw typeError(`openStore: options must be an object, got ${describe(options)}`);
+  checkName(options.name, "openStore: 'name'");
+  const collections = options.collections ?? null;
+  if (collections !== null) {
+    if (!isPlainObject(collections)) throw typeError("openStore: 'collections' must be an object {name: {conflicts}}");
+    for (const [name, c] of Object.entries(collections)) {
+      checkName(name, 'openStore: a collection name');
+      if (!isPlainObject(c ?? {})) throw typeError(`openStore: collection '${name}' must be configured with an object`);
+      const policy = c?.conflicts ?? 'lww';
+      if (!POLICIES.has(policy)) {
+        throw typeError(`openStore: collection '${name}' has unknown conflict policy '${policy}' (expected 'lww', 'manual' or 'custom')`);
+      }
+      if (policy === 'custom') checkFunction(c.resolve, `openStore: collection '${name}' (custom conflicts) needs resolve, which`);
+      else if (c?.resolve !== undefined) throw typeError(`openStore: collection '${name}': 'resolve' is only for conflicts: 'custom'`);
+    }
+  }
+  const v = options.schemaVersion ?? 0;
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new RangeError(`openStore: 'schemaVersion' must be an integer >= 0, got ${describe(v)}${typeof v === 'number' ? ` (${v})` : ''}`);
+  }
+  if (options.migrate !== undefined) checkFunction(options.migrate, "openStore: 'migrate'");
+}
+
+/**
+ * Opens (or creates) a store. See index.d.ts for the options. Resolves once the stored data is loaded,
+ * the collections are configured and a migration (if schemaVersion grew) has run.
+ */
+export async function openStore(options) {
+  checkOptions(options);
+  const m = await loadCore();
+  const persistence = await openPersistence(m, options.name, options);
+  let core;
+  try {
+    core = CoreHandle.open(m, { directory: persistence.directory });
+  } catch (err) {
+    await persistence.close();
+    throw err;
+  }
+  const store = new Store(m, core, persistence, options);
+  try {
+    await store._init();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  return store;
+}
+
+export class Store {
+  constructor(m, core, persistence, options) {
+    this.name = options.name;
+    this._m = m;
+    this._core = core;
+    this._persistence = persistence;
+    this._options = options;
+    this._declared = options.collections ? new Map(Object.entries(options.collections)) : null;
+    this._collections = new Map();
+    this._listeners = new Map();
+    this._subs = new Set();
+    this._dirty = new Set(); // collections whose live queries must re-run
+    this._refreshQueued = false;
+    this._closed = false;
+    this._outdated = false;
+    this._status = { connected: false, synced: false, pending: 0, persisted: true, lastSyncAt: null, error: null };
+    persistence.onChange = () => this._updateStatus();
+    persistence.onError = (err) => {
+      this._updateStatus({ error: err });
+      this._emit('error', err);
+    };
+
+    this.conflicts = Object.freeze({
+      /** Open conflict records, oldest first: {id, collection, doc, field, local, remote, winner}. */
+      list: () => this._core.json('conflicts'),
+      get: (id) => (checkId(id, 'conflicts.get: the conflict id'), this._core.json('conflict', id)),
+      /** mode: 'keep_local' | 'keep_remote' | 'merge' | {value}. Writes the choice as a new change. */
+      resolve: async (id, mode) => this._resolve(id, mode),
+      /** Drops the record here without writing anything. */
+      dismiss: async (id) => {
+        checkId(id, 'conflicts.dismiss: the conflict id');
+        this._write(() => this._core.call('dismissConflict', id));
+      },
+    });
+    this.snapshots = Object.freeze({
+      create: async (label, { author = '' } = {}) => {
+        checkName(label, 'snapshots.create: the label');
+        if (typeof author !== 'string') throw typeError('snapshots.create: author must be a string');
+        let info;
+        this._write(() => {
+          info = this._core.json('createSnapshot', label, author);
+        });
+        return info;
+      },
+      list: () => this._core.json('snapshots'),
+      /** Writes the changes that bring every collection back to the snapshot (an ordinary transaction). */
+      restore: async (id) => {
+        checkId(id, 'snapshots.restore: the snapshot id');
+        this._commit(() => this._core.call('restoreSnapshot', id), 'local');
+      },
+    });
+    /** Low level, for custom transports and tests: what the relay connection uses. */
+    this.replication = Object.freeze({
+      siteId: () => this._core.call('siteId'),
+      vector: () => this._core.json('syncVector'),
+      changesSince: (vector = {}, { collections = [], maxBatchBytes = 0 } = {}) => {
+        if (!isPlainObject(vector)) throw typeError('replication.changesSince: the vector must be an object');
+        if (!Array.isArray(collections)) throw typeError('replication.changesSince: collections must be an array');
+        checkNumber(maxBatchBytes, 'replication.changesSince: maxBatchBytes');
+        return this._core.call('changesSince', jsonText(vector, 'vector'), jsonText(collections, 'collections'), maxBatchBytes);
+      },
+      apply: async (bytes) => this._applyRemote(bytes, 'remote'),
+      stateHash: () => this._core.call('stateHash'),
+      encodeState: () => this._core.call('encodeState'),
+    });
+  }
+
+  async _init() {
+    const report = this._core.json('openReport');
+    this.openReport = report;
+    if (report.damaged) {
+      queueMicrotask(() => this._emit('error', new SyncoreError('STORAGE', `stored data was damaged: ${report.message}`)));
+    }
+    if (this._declared) {
+      for (const [name, c] of this._declared) {
+        const policy = c?.conflicts ?? 'lww';
+        if (this._core.call('policy', name) !== policy) this._write(() => this._core.call('configureCollection', name, policy));
+      }
+    }
+    const stored = this._core.call('schemaVersion');
+    const wanted = this._options.schemaVersion ?? 0;
+    if (stored > wanted) {
+      // The data was written by a newer version of the app: read it, never write over it.
+      this._outdated = true;
+      queueMicrotask(() => this._emit('outdated', { stored, expected: wanted }));
+    } else if (stored < wanted) {
+      if (this._options.migrate) {
+        await this.transaction((tx) => this._options.migrate(tx, { from: stored, to: wanted, store: this }));
+      }
+      this._write(() => this._core.call('setSchemaVersion', wanted));
+    }
+    this._updateStatus();
+    // Custom-policy records left over from an earlier session get their answer now.
+    await this._answerCustom(this.conflicts.list().map((c) => c.id));
+  }
+
+  /** The collection `name` (declared in openStore's collections, when that option is given). */
+  collection(name) {
+    checkName(name, 'collection name');
+    if (this._declared && !this._declared.has(name)) {
+      throw typeError(`unknown collection '${name}' (declared: ${[...this._declared.keys()].join(', ') || 'none'})`);
+    }
+    let c = this._collections.get(name);
+    if (!c) {
+      c = new Collection(this, name);
+      this._collections.set(name, c);
+    }
+    return c;
+  }
+
+  /**
+   * Runs fn(tx); the writes it makes through tx commit together, or none of them if it throws (or its
+   * promise rejects). tx.collection(name).get sees the transaction's own writes. Resolves to fn's result.
+   */
+  async transaction(fn) {
+    checkFunction(fn, 'transaction: the argument');
+    this._checkWritable();
+    const tx = new Transaction(this);
+    let result;
+    try {
+      result = fn(tx);
+      if (result && typeof result.then === 'function') result = await result;
+    } finally {
+      tx._done = true;
+    }
+    if (tx._ops.length) this._commit(() => this._core.call('transaction', `[${tx._ops.join(',')}]`), 'local');
+    return result;
+  }
+
+  /** { connected, synced, pending, persisted, lastSyncAt, error } (a copy). */
+  get status() {
+    return { ...this._status };
+  }
+
+  get siteId() {
+    return this._core.call('siteId');
+  }
+
+  /** Subscribes to 'change' | 'status' | 'conflict' | 'outdated' | 'error'; returns the unsubscribe function. */
+  on(event, fn) {
+    if (!EVENTS.has(event)) throw typeError(`store.on: unknown event '${event}' (expected ${[...EVENTS].join(', ')})`);
+    checkFunction(fn, `store.on('${event}'): the listener`);
+    let set = this._listeners.get(event);
+    if (!set) this._listeners.set(event, (set = new Set()));
+    const entry = { fn };
+    set.add(entry);
+    return () => set.delete(entry);
+  }
+
+  /** Resolves once everything written so far is durable (IndexedDB, or the directory). */
+  async flush() {
+    if (this._closed) return;
+    await this._persistence.flush();
+  }
+
+  /** Flushes, then releases the replica and its storage. The store is unusable afterwards. */
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._subs.clear();
+    try {
+      await this._persistence.close();
+    } finally {
+      this._core.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------- internals
+  _checkWritable() {
+    if (this._closed) throw new SyncoreError('CLOSED', `store '${this.name}' is closed`);
+    if (this._outdated) {
+      throw new SyncoreError('READ_ONLY', `store '${this.name}' holds data of a newer schema version than this app (${this._options.schemaVersion ?? 0}): reload the app to get the new version`);
+    }
+  }
+
+  _write(fn) {
+    this._checkWritable();
+    const r = fn();
+    this._persistence.written();
+    this._updateStatus();
+    return r;
+  }
+
+  /** Runs a core call that returns {changes, changed}; notifies. */
+  _commit(fn, source) {
+    const r = this._write(fn);
+    const changed = JSON.parse(r.changed);
+    if (changed.length) this._changed(changed, source);
+    this._afterCommit?.(r.changes);
+    return r;
+  }
+
+  async _applyRemote(bytes, source) {
+    if (!(bytes instanceof Uint8Array)) throw typeError(`replication.apply: expected a Uint8Array, got ${describe(bytes)}`);
+    if (this._closed) throw new SyncoreError('CLOSED', `store '${this.name}' is closed`);
+    const r = JSON.parse(this._core.call('apply', bytes));
+    if (r.rowsApplied || r.changed.length || r.newConflicts.length || r.clearedConflicts.length) {
+      this._persistence.written();
+      this._updateStatus();
+    }
+    if (r.changed.length) this._changed(r.changed, source);
+    if (r.newConflicts.length) {
+      const records = r.newConflicts.map((id) => this._core.json('conflict', id)).filter(Boolean);
+      this._emit('conflict', records);
+      await this._answerCustom(r.newConflicts);
+    }
+    return r;
+  }
+
+  async _answerCustom(ids) {
+    if (!this._declared || this._outdated) return;
+    for (const id of ids) {
+      const c = this._core.json('conflict', id);
+      if (!c) continue;
+      const conf = this._declared.get(c.collection);
+      if (conf?.conflicts !== 'custom') continue;
+      let answer;
+      try {
+        answer = await conf.resolve(c);
+      } catch (err) {
+        this._emit('error', err);
+        continue;
+      }
+      if (answer === undefined) continue; // left for conflicts.resolve
+      try {
+        await this._resolve(id, { value: answer });
+      } catch (err) {
+        this._emit('error', err);
+      }
+    }
+  }
+
+  async _resolve(id, mode) {
+    checkId(id, 'conflicts.resolve: the conflict id');
+    if (typeof mode === 'string') {
+      if (!RESOLVE_MODES.has(mode)) {
+        throw typeError(`conflicts.resolve: unknown mode '${mode}' (expected 'keep_local', 'keep_remote', 'merge' or {value})`);
+      }
+      this._commit(() => this._core.call('resolveConflict', id, mode, 'null'), 'local');
+    } else if (isPlainObject(mode) && 'value' in mode) {
+      const text = jsonText(mode.value, 'conflicts.resolve: value');
+      this._commit(() => this._core.call('resolveConflict', id, 'value', text), 'local');
+    } else {
+      throw typeError(`conflicts.resolve: the resolution must be 'keep_local', 'keep_remote', 'merge' or {value}, got ${describe(mode)}`);
+    }
+  }
+
+  _changed(refs, source) {
+    const byCollection = new Map();
+    for (const [c, id] of refs) {
+      let ids = byCollection.get(c);
+      if (!ids) byCollection.set(c, (ids = []));
+      ids.push(id);
+      this._dirty.add(c);
+    }
+    for (const [collection, ids] of byCollection) this._emit('change', { collection, ids, source });
+    if (!this._refreshQueued && this._subs.size) {
+      this._refreshQueued = true;
+      queueMicrotask(() => this._refresh());
+    }
+  }
+
+  _refresh() {
+    this._refreshQueued = false;
+    const dirty = this._dirty;
+    this._dirty = new Set();
+    if (this._closed) return;
+    for (const sub of this._subs) if (dirty.has(sub.collection)) this._run(sub);
+  }
+
+  _run(sub) {
+    let text;
+    try {
+      text = this._core.call('find', sub.collection, sub.query);
+    } catch (err) {
+      this._emit('error', err);
+      return;
+    }
+    if (text === sub.last) return; // same result: no callback
+    sub.last = text;
+    try {
+      sub.fn(JSON.parse(text));
+    } catch (err) {
+      this._emit('error', err);
+    }
+  }
+
+  _updateStatus(patch) {
+    const next = { ...this._status, ...patch, persisted: this._persistence.persisted };
+    if (!patch?.error && this._persistence.error === null) next.error = null;
+    const s = this._status;
+    if (Object.keys(next).some((k) => next[k] !== s[k])) {
+      this._status = next;
+      this._emit('status', { ...next });
+    }
+  }
+
+  _emit(event, payload) {
+    const set = this._listeners.get(event);
+    if (!set || set.size === 0) {
+      if (event === 'error' && !(payload?.code === 'STORAGE' && this._status.error)) {
+        // An error nobody listens to must not vanish.
+        console.error('syncore:', payload);
+      }
+      return;
+    }
+    for (const { fn } of [...set]) {
+      try {
+        fn(payload);
+      } catch (err) {
+        if (event !== 'error') this._emit('error', err);
+      }
+    }
+  }
+}
+
+export class Collection {
+  constructor(store, name) {
+    this.store = store;
+    this.name = name;
+  }
+
+  /** Writes the whole document (fields it lacks are removed). */
+  async put(doc) {
+    const text = documentText(doc, this.name);
+    this.store._commit(() => this.store._core.call('put', this.name, text), 'local');
+  }
+
+  /** Writes some fields of an existing document. */
+  async update(id, fields) {
+    checkId(id, `${this.name}.update: the id`);
+    const text = fieldsText(fields, this.name);
+    this.store._commit(() => this.store._core.call('update', this.name, id, text), 'local');
+  }
+
+  /** Deletes the document; resolves to whether it existed. */
+  async delete(id) {
+    checkId(id, `${this.name}.delete: the id`);
+    const r = this.store._commit(() => this.store._core.call('remove', this.name, id), 'local');
+    return r.changes.length > 0;
+  }
+
+  /** Adds `by` (default 1) to a counter field; concurrent increments on other replicas add up. */
+  async increment(id, field, by = 1) {
+    checkId(id, `${this.name}.increment: the id`);
+    checkName(field, `${this.name}.increment: the field`);
+    if (field === 'id') throw typeError(`${this.name}.increment: 'id' is not a counter`);
+    checkNumber(by, `${this.name}.increment: by`);
+    this.store._commit(() => this.store._core.call('increment', this.name, id, field, by), 'local');
+  }
+
+  /** The document, or null. */
+  get(id) {
+    checkId(id, `${this.name}.get: the id`);
+    return this.store._core.json('get', this.name, id);
+  }
+
+  /** Documents matching {where, orderBy, limit}. */
+  find(query) {
+    return this.store._core.json('find', this.name, checkQuery(query, `${this.name}.find`));
+  }
+
+  count() {
+    return this.store._core.call('count', this.name);
+  }
+
+  /**
+   * Live query: calls fn(docs) now and again whenever the result changes (local writes, other tabs,
+   * the relay). subscribe(fn) watches the whole collection. Returns the unsubscribe function.
+   */
+  subscribe(query, fn) {
+    if (typeof query === 'function' && fn === undefined) [query, fn] = [undefined, query];
+    checkFunction(fn, `${this.name}.subscribe: the callback`);
+    const sub = { collection: this.name, query: checkQuery(query, `${this.name}.subscribe`), fn, last: null };
+    this.store._subs.add(sub);
+    this.store._run(sub);
+    return () => this.store._subs.delete(sub);
+  }
+}
+
+/** The writes of one store.transaction; applied together when the function returns. */
+class Transaction {
+  constructor(store) {
+    this._store = store;
+    this._ops = []; // JSON text of each operation
+    this._overlay = new Map(); // collection \0 id -> the document as this transaction left it (null: deleted)
+    this._done = false;
+  }
+
+  collection(name) {
+    this._store.collection(name); // same checks as outside
+    return new TxCollection(this, name);
+  }
+
+  _add(opText) {
+    if (this._done) throw new SyncoreError('CLOSED', 'this transaction has already ended');
+    this._ops.push(opText);
+  }
+
+  _current(collection, id) {
+    const key = `${collection}\u0000${id}`;
+    if (this._overlay.has(key)) return this._overlay.get(key);
+    return this._store._core.json('get', collection, id);
+  }
+
+  _set(collection, id, doc) {
+    this._overlay.set(`${collection}\u0000${id}`, doc);
+  }
+}
+
+class TxCollection {
+  constructor(tx, name) {
+    this._tx = tx;
+    this.name = name;
+  }
+
+  put(doc) {
+    const text = documentText(doc, this.name);
+    this._tx._add(`{"op":"put","collection":${JSON.stringify(this.name)},"doc":${text}}`);
+    this._tx._set(this.name, doc.id, JSON.parse(text));
+  }
+
+  update(id, fields) {
+    checkId(id, `${this.name}.update: the id`);
+    const text = fieldsText(fields, this.name);
+    const base = this._tx._current(this.name, id);
+    if (!base) throw new SyncoreError('NOT_FOUND', `no document '${id}' in collection '${this.name}'`);
+    this._tx._add(`{"op":"update","collection":${JSON.stringify(this.name)},"id":${JSON.stringify(id)},"fields":${text}}`);
+    this._tx._set(this.name, id, { ...base, ...JSON.parse(text) });
+  }
+
+  delete(id) {
+    checkId(id, `${this.name}.delete: the id`);
+    this._tx._add(`{"op":"delete","collection":${JSON.stringify(this.name)},"id":${JSON.stringify(id)}}`);
+    this._tx._set(this.name, id, null);
+  }
+
+  increment(id, field, by = 1) {
+    checkId(id, `${this.name}.increment: the id`);
+    checkName(field, `${this.name}.increment: the field`);
+    if (field === 'id') throw typeError(`${this.name}.increment: 'id' is not a counter`);
+    checkNumber(by, `${this.name}.increment: by`);
+    const base = this._tx._current(this.name, id);
+    if (!base) throw new SyncoreError('NOT_FOUND', `no document '${id}' in collection '${this.name}'`);
+    const cur = base[field];
+    if (cur !== undefined && typeof cur !== 'number') {
+      throw typeError(`field '${field}' of '${id}' holds ${describe(cur)}, not a number`);
+    }
+    this._tx._add(`{"op":"increment","collection":${JSON.stringify(this.name)},"id":${JSON.stringify(id)},"field":${JSON.stringify(field)},"by":${by}}`);
+    this._tx._set(this.name, id, { ...base, [field]: (cur ?? 0) + by });
+  }
+
+  get(id) {
+    checkId(id, `${this.name}.get: the id`);
+    const d = this._tx._current(this.name, id);
+    return d ? structuredClone(d) : null;
+  }
+}

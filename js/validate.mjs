@@ -1,0 +1,117 @@
+// Argument checks and JSON text for the core. JSON.stringify alone would drop functions and undefined,
+// turn NaN into null and a Map into {}: every value is walked first, and an error names the path of the
+// first thing that is not JSON. Nothing reaches the core (so nothing is written) when a check fails.
+import { typeError, rangeError } from './errors.mjs';
+
+export const MAX_DEPTH = 64; // wasm/include/syncore/value.hpp kMaxValueDepth
+
+const wellFormed = typeof String.prototype.isWellFormed === 'function'
+  ? (s) => s.isWellFormed()
+  : (s) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+
+function describe(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') {
+    const ctor = Object.getPrototypeOf(v)?.constructor?.name;
+    return ctor && ctor !== 'Object' ? `a ${ctor}` : 'an object';
+  }
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  return typeof v === 'undefined' ? 'undefined' : `a ${typeof v}`;
+}
+
+function keyPath(path, key) {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+function check(v, path, depth) {
+  switch (typeof v) {
+    case 'string':
+      if (!wellFormed(v)) throw typeError(`${path} is a string with a lone surrogate (not valid Unicode)`);
+      return;
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(v)) throw typeError(`${path} is ${v}: only finite numbers are JSON`);
+      return;
+    case 'object':
+      if (v === null) return;
+      if (depth >= MAX_DEPTH) throw rangeError(`${path} nests deeper than ${MAX_DEPTH} levels (or refers to itself)`);
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v)) throw typeError(`${path}[${i}] is a hole in a sparse array (not JSON)`);
+          check(v[i], `${path}[${i}]`, depth + 1);
+        }
+        return;
+      }
+      {
+        const proto = Object.getPrototypeOf(v);
+        if (proto !== Object.prototype && proto !== null) {
+          throw typeError(`${path} is ${describe(v)}, not a plain object: store plain JSON` +
+            (v instanceof Date ? ' (for a date, date.toISOString() or date.getTime())' : ''));
+        }
+        for (const k of Object.keys(v)) {
+          if (!wellFormed(k)) throw typeError(`${path} has a key with a lone surrogate (not valid Unicode)`);
+          check(v[k], keyPath(path, k), depth + 1);
+        }
+      }
+      return;
+    default:
+      throw typeError(`${path} is ${describe(v)}, which is not a JSON value`);
+  }
+}
+
+/** JSON text of any JSON value, or a TypeError/RangeError naming the first bad path. */
+export function jsonText(v, path) {
+  check(v, path, 0);
+  return JSON.stringify(v);
+}
+
+export function isPlainObject(v) {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+export function checkId(id, what = 'document id') {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw typeError(`${what} must be a non-empty string, got ${describe(id)}${typeof id === 'string' ? ' (empty)' : ''}`);
+  }
+  if (!wellFormed(id)) throw typeError(`${what} has a lone surrogate (not valid Unicode)`);
+}
+
+/** A document: a plain object with a string `id`. Returns its JSON text. */
+export function documentText(doc, collection) {
+  if (!isPlainObject(doc)) {
+    throw typeError(`${collection}.put: the document must be a plain object, got ${describe(doc)}`);
+  }
+  if (!('id' in doc) || doc.id === undefined) throw typeError(`${collection}.put: the document has no 'id'`);
+  checkId(doc.id, `${collection}.put: the document's id`);
+  return jsonText(doc, 'document');
+}
+
+export function fieldsText(fields, collection) {
+  if (!isPlainObject(fields)) {
+    throw typeError(`${collection}.update: fields must be a plain object, got ${describe(fields)}`);
+  }
+  if ('id' in fields) throw typeError(`${collection}.update: 'id' cannot be changed`);
+  return jsonText(fields, 'fields');
+}
+
+export function checkName(name, what) {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
+    throw typeError(`${what} must be a non-empty string of at most 200 characters, got ${describe(name)}`);
+  }
+  if (!wellFormed(name)) throw typeError(`${what} has a lone surrogate (not valid Unicode)`);
+}
+
+export function checkFunction(fn, what) {
+  if (typeof fn !== 'function') throw typeError(`${what} must be a function, got ${describe(fn)}`);
+}
+
+export function checkNumber(n, what) {
+  if (typeof n !== 'number') throw typeError(`${what} must be a number, got ${describe(n)}`);
+  if (!Number.isFinite(n)) throw rangeError(`${what} must be a finite number, got ${n}`);
+}
+
+export { describe };
