@@ -18,7 +18,7 @@ function claim(key, what) {
   openDirectories.add(key);
 }
 
-class Persistence {
+export class Persistence {
   constructor(kind, directory, key) {
     this.kind = kind;
     this.directory = directory; // the path the core opens (null: memory)
@@ -88,7 +88,7 @@ class NodePersistence extends Persistence {
 }
 NodePersistence.mounts = 0;
 
-class IndexedDbPersistence extends Persistence {
+export class IndexedDbPersistence extends Persistence {
   constructor(m, mountPath, options) {
     super('indexeddb', mountPath, `idb:${mountPath}`);
     this.m = m;
@@ -193,6 +193,12 @@ class IndexedDbPersistence extends Persistence {
       }
     }
   }
+}
+
+/** True when openStore would keep this store in IndexedDB. */
+export function usesIndexedDb(options) {
+  const storage = options.storage ?? (options.directory != null ? 'directory' : 'auto');
+  return storage === 'indexeddb' || (storage === 'auto' && typeof indexedDB !== 'undefined' && typeof window !== 'undefined');
 }
 
 /**

@@ -3,7 +3,8 @@
 // (js/persistence.mjs) and `status.persisted` / `flush()` say when it is durable.
 import { CoreHandle, loadCore } from './core.mjs';
 import { SyncoreError, typeError } from './errors.mjs';
-import { openPersistence } from './persistence.mjs';
+import { IndexedDbPersistence, openPersistence, usesIndexedDb } from './persistence.mjs';
+import { FollowerPersistence, TabLink, tabsAvailable, tryLead, waitToLead } from './tabs.mjs';
 import {
   checkFunction, checkId, checkName, checkNumber, describe, documentText, fieldsText, isPlainObject, jsonText,
 } from './validate.mjs';
@@ -54,6 +55,7 @@ function checkOptions(options) {
 export async function openStore(options) {
   checkOptions(options);
   const m = await loadCore();
+  if (usesIndexedDb(options) && tabsAvailable() && options.tabs !== false) return openTabbed(m, options);
   const persistence = await openPersistence(m, options.name, options);
   let core;
   try {
@@ -66,6 +68,43 @@ export async function openStore(options) {
   try {
     await store._init();
   } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  return store;
+}
+
+/** Browser: one leader tab persists, the others replicate through it (js/tabs.mjs). */
+async function openTabbed(m, options) {
+  const release = await tryLead(options.name);
+  let persistence;
+  let core;
+  try {
+    persistence = release ? await IndexedDbPersistence.open(m, options.name, options) : null;
+    core = CoreHandle.open(m, { directory: persistence ? persistence.directory : null });
+  } catch (err) {
+    await persistence?.close();
+    release?.();
+    throw err;
+  }
+  const store = new Store(m, core, persistence, options);
+  const link = new TabLink(store, options.name);
+  store._tabs = link;
+  try {
+    if (release) {
+      store._release = release;
+      link.leader = true;
+      await store._init();
+      link.becameLeader(); // a previous leader's followers send what this copy lacks
+    } else {
+      store._setPersistence(new FollowerPersistence(link));
+      await link.hello();
+      await store._init();
+      store._abort = new AbortController();
+      waitToLead(options.name, store._abort.signal, (rel) => store._promote(rel));
+    }
+  } catch (err) {
+    release?.();
     await store.close().catch(() => {});
     throw err;
   }
@@ -88,11 +127,8 @@ export class Store {
     this._closed = false;
     this._outdated = false;
     this._status = { connected: false, synced: false, pending: 0, persisted: true, lastSyncAt: null, error: null };
-    persistence.onChange = () => this._updateStatus();
-    persistence.onError = (err) => {
-      this._updateStatus({ error: err });
-      this._emit('error', err);
-    };
+    this._tabs = null; // TabLink when several tabs share the store
+    if (persistence) this._setPersistence(persistence);
 
     this.conflicts = Object.freeze({
       /** Open conflict records, oldest first: {id, collection, doc, field, local, remote, winner}. */
@@ -139,6 +175,57 @@ export class Store {
     });
   }
 
+  _setPersistence(p) {
+    this._persistence = p;
+    p.onChange = () => this._updateStatus();
+    p.onError = (err) => {
+      this._updateStatus({ error: err });
+      this._emit('error', err);
+    };
+  }
+
+  /** A follower tab takes over as leader: open the IndexedDB copy, merge this replica into it. */
+  async _promote(release) {
+    if (this._closed) {
+      release();
+      return;
+    }
+    let p;
+    try {
+      p = await IndexedDbPersistence.open(this._m, this.name, this._options);
+      if (this._closed) throw new SyncoreError('CLOSED', 'closed while taking over');
+      const persisted = CoreHandle.open(this._m, { directory: p.directory });
+      const batches = this._core.call('changesSince', persisted.call('syncVector'), '[]', 1 << 20);
+      for (const b of batches) persisted.call('apply', b);
+      const before = this._core;
+      const follower = this._persistence;
+      this._core = persisted;
+      before.close();
+      this._setPersistence(p);
+      this._release = release;
+      if (batches.length) p.written();
+      this._tabs.becameLeader();
+      // this tab's writes still waiting for a flush are flushed by this tab now
+      for (const w of follower.waiters) p.flush().then(w.resolve, w.reject);
+      follower.waiters = [];
+      await follower.close();
+      if (this._declared) {
+        for (const [name, c] of this._declared) {
+          const policy = c?.conflicts ?? 'lww';
+          if (this._core.call('policy', name) !== policy) this._write(() => this._core.call('configureCollection', name, policy));
+        }
+      }
+      // the persisted copy may hold what this tab never saw: every live query runs again
+      for (const sub of this._subs) this._dirty.add(sub.collection);
+      this._refresh();
+      this._updateStatus();
+    } catch (err) {
+      await p?.close().catch(() => {});
+      release();
+      if (!this._closed) this._emit('error', err);
+    }
+  }
+
   async _init() {
     const report = this._core.json('openReport');
     this.openReport = report;
@@ -151,7 +238,7 @@ export class Store {
         if (this._core.call('policy', name) !== policy) this._write(() => this._core.call('configureCollection', name, policy));
       }
     }
-    const stored = this._core.call('schemaVersion');
+    const stored = this._tabs && !this._tabs.leader ? this._tabs.leaderSchema ?? 0 : this._core.call('schemaVersion');
     const wanted = this._options.schemaVersion ?? 0;
     if (stored > wanted) {
       // The data was written by a newer version of the app: read it, never write over it.
@@ -161,7 +248,8 @@ export class Store {
       if (this._options.migrate) {
         await this.transaction((tx) => this._options.migrate(tx, { from: stored, to: wanted, store: this }));
       }
-      this._write(() => this._core.call('setSchemaVersion', wanted));
+      if (this._tabs && !this._tabs.leader) this._tabs.post({ t: 'schema', version: wanted });
+      else this._write(() => this._core.call('setSchemaVersion', wanted));
     }
     this._updateStatus();
     // Custom-policy records left over from an earlier session get their answer now.
@@ -232,10 +320,13 @@ export class Store {
     if (this._closed) return;
     this._closed = true;
     this._subs.clear();
+    this._abort?.abort();
     try {
       await this._persistence.close();
     } finally {
+      this._tabs?.close();
       this._core.close();
+      this._release?.(); // another tab may lead now
     }
   }
 
@@ -260,7 +351,7 @@ export class Store {
     const r = this._write(fn);
     const changed = JSON.parse(r.changed);
     if (changed.length) this._changed(changed, source);
-    this._afterCommit?.(r.changes);
+    this._tabs?.broadcast(r.changes);
     return r;
   }
 
@@ -272,6 +363,7 @@ export class Store {
       this._persistence.written();
       this._updateStatus();
     }
+    if (source === 'remote') this._tabs?.broadcast(bytes); // the relay's batches reach every tab
     if (r.changed.length) this._changed(r.changed, source);
     if (r.newConflicts.length) {
       const records = r.newConflicts.map((id) => this._core.json('conflict', id)).filter(Boolean);
@@ -282,7 +374,8 @@ export class Store {
   }
 
   async _answerCustom(ids) {
-    if (!this._declared || this._outdated) return;
+    // one tab answers (the leader), or every tab would write its own answer
+    if (!this._declared || this._outdated || (this._tabs && !this._tabs.leader)) return;
     for (const id of ids) {
       const c = this._core.json('conflict', id);
       if (!c) continue;

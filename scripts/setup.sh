@@ -3,7 +3,7 @@
 # (apt-get update only then), never removes anything (no autoremove: it would drop libc++1-14 & co).
 set -eu
 
-PKGS="emscripten nlohmann-json3-dev doctest-dev cmake clang libclang-rt-14-dev ninja-build zlib1g-dev"
+PKGS="emscripten nlohmann-json3-dev doctest-dev cmake clang libclang-rt-14-dev ninja-build zlib1g-dev chromium"
 
 installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'

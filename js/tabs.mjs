@@ -1,0 +1,228 @@
+// Several tabs of one store (browser). IDBFS gives every tab its own in-memory copy of the files, so two
+// tabs writing blindly would overwrite each other's IndexedDB data. Instead:
+//   * one tab leads: it holds the Web Lock `syncore:<name>`, owns the IDBFS mount and persists;
+//   * every tab (leader included) holds a full replica in memory and writes to it at once; a tab's
+//     local change set is posted on BroadcastChannel `syncore:<name>` and applied by every other tab,
+//     so tabs see each other's writes at once, offline too (merge makes order and duplicates harmless);
+//   * a follower asks the leader for what it lacks when it opens ('hello' -> 'state'), and asks it to
+//     persist its writes ('flush' -> 'flushed');
+//   * when the leader closes, its lock passes to a waiting follower, which opens the IndexedDB copy,
+//     merges its own replica into it, announces itself ('leader'), and every follower sends what the new
+//     leader lacks. A write is lost only if every tab that held it closed before any leader persisted it.
+// Messages: {t, from, to?, ...}; `to` addresses one tab, the rest ignore it. docs/ARCHITECTURE.md, "Tabs".
+import { Persistence } from './persistence.mjs';
+import { SyncoreError } from './errors.mjs';
+
+const HELLO_TIMEOUT_MS = 1500;
+
+export function tabsAvailable() {
+  return typeof BroadcastChannel === 'function' && typeof navigator === 'object' && !!navigator.locks;
+}
+
+function randomId() {
+  const b = new Uint8Array(8);
+  crypto.getRandomValues(b);
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** Tries to take the leader lock now; resolves to a release function, or null if another tab leads. */
+export function tryLead(name) {
+  return new Promise((resolve, reject) => {
+    navigator.locks
+      .request(`syncore:${name}`, { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          resolve(null);
+          return undefined;
+        }
+        return new Promise((release) => resolve(release)); // held until release() is called
+      })
+      .catch(reject);
+  });
+}
+
+/** Waits for the leader lock (in the background); onLead(release) runs once this tab holds it. */
+export function waitToLead(name, signal, onLead) {
+  navigator.locks
+    .request(`syncore:${name}`, { signal }, (lock) => new Promise((release) => onLead(release)))
+    .catch((err) => {
+      if (err?.name !== 'AbortError') console.error('syncore: waiting for the leader lock failed', err);
+    });
+}
+
+/** A follower's persistence: durable once the leader says it has flushed this tab's writes. */
+export class FollowerPersistence extends Persistence {
+  constructor(link) {
+    super('tab', null, Symbol('tab'));
+    this.link = link;
+    this.waiters = [];
+    this.timer = null;
+    this.debounceMs = 20;
+  }
+  written() {
+    this.writes++;
+    if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.request();
+      }, this.debounceMs);
+    }
+    this.onChange();
+  }
+  request() {
+    const target = this.writes;
+    if (this.durable >= target) return;
+    this.link.requestFlush().then(
+      () => {
+        this.durable = Math.max(this.durable, target);
+        this.waiters = this.waiters.filter((w) => (this.durable >= w.target ? (w.resolve(), false) : true));
+        this.onChange();
+      },
+      () => {}, // the link re-sends to the next leader; closing rejects the waiters below
+    );
+  }
+  flush() {
+    if (this.durable >= this.writes) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ target: this.writes, resolve, reject });
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      this.request();
+    });
+  }
+  async close() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    const err = new SyncoreError('STORAGE', 'the tab closed before the leader tab persisted this write');
+    for (const w of this.waiters) w.reject(err);
+    this.waiters = [];
+    await super.close();
+  }
+}
+
+/** The BroadcastChannel side of one store in one tab. */
+export class TabLink {
+  constructor(store, name) {
+    this.store = store;
+    this.id = randomId();
+    this.channel = new BroadcastChannel(`syncore:${name}`);
+    this.leader = false;
+    this.flushes = new Map(); // id -> {resolve, reject}: this follower's flush requests
+    this.nextFlush = 1;
+    this.helloWaiter = null;
+    this.channel.onmessage = (e) => this.onMessage(e.data);
+  }
+
+  post(msg) {
+    if (this.closed) return;
+    try {
+      this.channel.postMessage({ ...msg, from: this.id });
+    } catch (err) {
+      this.store._emit('error', err);
+    }
+  }
+
+  /** A local commit (or a batch from the relay) for every other tab. */
+  broadcast(bytes) {
+    if (bytes && bytes.length) this.post({ t: 'changes', bytes });
+  }
+
+  /** Follower: fetch what the leader holds; resolves when it answered (or after a timeout). */
+  hello() {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.helloWaiter = null;
+        resolve(false);
+      }, HELLO_TIMEOUT_MS);
+      this.helloWaiter = () => {
+        clearTimeout(timer);
+        this.helloWaiter = null;
+        resolve(true);
+      };
+      this.post({ t: 'hello', vector: this.store.replication.vector() });
+    });
+  }
+
+  requestFlush() {
+    return new Promise((resolve, reject) => {
+      const id = this.nextFlush++;
+      this.flushes.set(id, { resolve, reject });
+      this.post({ t: 'flush', id });
+    });
+  }
+
+  /** This tab now leads: ask every follower for what it lacks, and re-route pending flushes. */
+  becameLeader() {
+    this.leader = true;
+    this.post({ t: 'leader', vector: this.store.replication.vector() });
+  }
+
+  async onMessage(msg) {
+    if (!msg || typeof msg !== 'object' || msg.from === this.id || this.closed) return;
+    if (msg.to !== undefined && msg.to !== this.id) return;
+    const store = this.store;
+    try {
+      switch (msg.t) {
+        case 'changes':
+          await store._applyRemote(msg.bytes, 'tab');
+          break;
+        case 'state':
+          if (msg.schemaVersion !== undefined) this.leaderSchema = msg.schemaVersion;
+          for (const b of msg.batches) await store._applyRemote(b, 'tab');
+          this.helloWaiter?.();
+          break;
+        case 'hello':
+          if (this.leader) {
+            this.post({
+              t: 'state', to: msg.from, schemaVersion: store._core.call('schemaVersion'),
+              batches: store.replication.changesSince(msg.vector, { maxBatchBytes: 1 << 20 }),
+            });
+          }
+          break;
+        case 'schema':
+          // a newer version of the app opened in another tab and migrated the data: this one is outdated
+          if (this.leader && msg.version > store._core.call('schemaVersion')) {
+            store._core.call('setSchemaVersion', msg.version);
+            store._persistence.written();
+          }
+          if (msg.version > (store._options.schemaVersion ?? 0) && !store._outdated) {
+            store._outdated = true;
+            store._emit('outdated', { stored: msg.version, expected: store._options.schemaVersion ?? 0 });
+          }
+          break;
+        case 'leader':
+          if (this.leader) break; // two leaders cannot happen (one lock); ignore a stale announcement
+          // Send the new leader what it lacks, then ask for what we lack, then re-send pending flushes.
+          this.post({ t: 'state', to: msg.from, batches: store.replication.changesSince(msg.vector, { maxBatchBytes: 1 << 20 }) });
+          this.post({ t: 'hello', vector: store.replication.vector() });
+          for (const id of this.flushes.keys()) this.post({ t: 'flush', id });
+          break;
+        case 'flush':
+          if (!this.leader) break;
+          await store.flush();
+          this.post({ t: 'flushed', to: msg.from, id: msg.id });
+          break;
+        case 'flushed': {
+          const w = this.flushes.get(msg.id);
+          if (w) {
+            this.flushes.delete(msg.id);
+            w.resolve();
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    } catch (err) {
+      store._emit('error', err);
+    }
+  }
+
+  close() {
+    this.closed = true;
+    const err = new SyncoreError('CLOSED', 'the store was closed');
+    for (const w of this.flushes.values()) w.reject(err);
+    this.flushes.clear();
+    this.channel.close();
+  }
+}
