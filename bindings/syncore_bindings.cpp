@@ -73,7 +73,8 @@ val docRefsOut(const std::vector<syncore::DocRef> &refs) {
     return jsonOut(out);
 }
 
-// {changes: Uint8Array, changed: "[[collection, id], ...]"}: what a local write did.
+// {changes: Uint8Array, changed: "[[collection, id], ...]"}: what a multi-document write did. Writes to one
+// document return just the change set (empty: nothing changed), and the caller knows the document.
 val commitOut(const syncore::CommitResult &r) {
     val out = val::object();
     out.set("changes", bytesOut(r.changes));
@@ -157,16 +158,17 @@ class CoreStore {
     }
 
     val put(const std::string &collection, const std::string &docJson) {
-        return guard([&] { return commitOut(m_store->put(collection, parseJson(docJson, "document"))); });
+        return guard([&] { return bytesOut(m_store->put(collection, parseJson(docJson, "document")).changes); });
     }
     val update(const std::string &collection, const std::string &id, const std::string &fieldsJson) {
-        return guard([&] { return commitOut(m_store->update(collection, id, parseJson(fieldsJson, "fields"))); });
+        return guard(
+            [&] { return bytesOut(m_store->update(collection, id, parseJson(fieldsJson, "fields")).changes); });
     }
     val remove(const std::string &collection, const std::string &id) {
-        return guard([&] { return commitOut(m_store->remove(collection, id)); });
+        return guard([&] { return bytesOut(m_store->remove(collection, id).changes); });
     }
     val increment(const std::string &collection, const std::string &id, const std::string &field, double by) {
-        return guard([&] { return commitOut(m_store->increment(collection, id, field, by)); });
+        return guard([&] { return bytesOut(m_store->increment(collection, id, field, by).changes); });
     }
     /** ops: [{op: "put", collection, doc} | {op: "update", collection, id, fields} |
      *        {op: "delete", collection, id} | {op: "increment", collection, id, field, by}], all or none. */

@@ -9,6 +9,13 @@ import {
   checkFunction, checkId, checkName, checkNumber, describe, documentText, fieldsText, isPlainObject, jsonText,
 } from './validate.mjs';
 
+const encoder = new TextEncoder();
+/** Long text crosses into WebAssembly as UTF-8 bytes (native TextEncoder, one copy) rather than through
+ *  Embind's per-character string conversion. */
+function utf8(text) {
+  return text.length > 512 ? encoder.encode(text) : text;
+}
+
 const POLICIES = new Set(['lww', 'manual', 'custom']);
 const EVENTS = new Set(['change', 'status', 'conflict', 'outdated', 'error']);
 const RESOLVE_MODES = new Set(['keep_local', 'keep_remote', 'merge']);
@@ -285,7 +292,7 @@ export class Store {
     } finally {
       tx._done = true;
     }
-    if (tx._ops.length) this._commit(() => this._core.call('transaction', `[${tx._ops.join(',')}]`), 'local');
+    if (tx._ops.length) this._commit(() => this._core.call('transaction', utf8(`[${tx._ops.join(',')}]`)), 'local');
     return result;
   }
 
@@ -349,10 +356,27 @@ export class Store {
   /** Runs a core call that returns {changes, changed}; notifies. */
   _commit(fn, source) {
     const r = this._write(fn);
-    const changed = JSON.parse(r.changed);
-    if (changed.length) this._changed(changed, source);
+    if (this._wanted()) {
+      const changed = JSON.parse(r.changed);
+      if (changed.length) this._changed(changed, source);
+    }
     this._tabs?.broadcast(r.changes);
     return r;
+  }
+
+  /** A write to one document: the core returns its change set (empty when nothing changed). */
+  _commitDoc(collection, id, fn) {
+    const changes = this._write(fn);
+    if (changes.length) {
+      if (this._wanted()) this._changed([[collection, id]], 'local');
+      this._tabs?.broadcast(changes);
+    }
+    return changes;
+  }
+
+  /** Someone listens to changes (events or live queries). */
+  _wanted() {
+    return this._subs.size > 0 || (this._listeners.get('change')?.size ?? 0) > 0;
   }
 
   async _applyRemote(bytes, source) {
@@ -364,7 +388,7 @@ export class Store {
       this._updateStatus();
     }
     if (source === 'remote') this._tabs?.broadcast(bytes); // the relay's batches reach every tab
-    if (r.changed.length) this._changed(r.changed, source);
+    if (r.changed.length && this._wanted()) this._changed(r.changed, source);
     if (r.newConflicts.length) {
       const records = r.newConflicts.map((id) => this._core.json('conflict', id)).filter(Boolean);
       this._emit('conflict', records);
@@ -490,21 +514,21 @@ export class Collection {
   /** Writes the whole document (fields it lacks are removed). */
   async put(doc) {
     const text = documentText(doc, this.name);
-    this.store._commit(() => this.store._core.call('put', this.name, text), 'local');
+    this.store._commitDoc(this.name, doc.id, () => this.store._core.call('put', this.name, text));
   }
 
   /** Writes some fields of an existing document. */
   async update(id, fields) {
     checkId(id, `${this.name}.update: the id`);
     const text = fieldsText(fields, this.name);
-    this.store._commit(() => this.store._core.call('update', this.name, id, text), 'local');
+    this.store._commitDoc(this.name, id, () => this.store._core.call('update', this.name, id, text));
   }
 
   /** Deletes the document; resolves to whether it existed. */
   async delete(id) {
     checkId(id, `${this.name}.delete: the id`);
-    const r = this.store._commit(() => this.store._core.call('remove', this.name, id), 'local');
-    return r.changes.length > 0;
+    const changes = this.store._commitDoc(this.name, id, () => this.store._core.call('remove', this.name, id));
+    return changes.length > 0;
   }
 
   /** Adds `by` (default 1) to a counter field; concurrent increments on other replicas add up. */
@@ -513,7 +537,7 @@ export class Collection {
     checkName(field, `${this.name}.increment: the field`);
     if (field === 'id') throw typeError(`${this.name}.increment: 'id' is not a counter`);
     checkNumber(by, `${this.name}.increment: by`);
-    this.store._commit(() => this.store._core.call('increment', this.name, id, field, by), 'local');
+    this.store._commitDoc(this.name, id, () => this.store._core.call('increment', this.name, id, field, by));
   }
 
   /** The document, or null. */
@@ -566,8 +590,10 @@ class Transaction {
 
   _current(collection, id) {
     const key = `${collection}\u0000${id}`;
-    if (this._overlay.has(key)) return this._overlay.get(key);
-    return this._store._core.json('get', collection, id);
+    if (!this._overlay.has(key)) return this._store._core.json('get', collection, id);
+    let d = this._overlay.get(key);
+    if (typeof d === 'string') this._overlay.set(key, (d = JSON.parse(d))); // a put's text, parsed when read
+    return d;
   }
 
   _set(collection, id, doc) {
@@ -584,7 +610,7 @@ class TxCollection {
   put(doc) {
     const text = documentText(doc, this.name);
     this._tx._add(`{"op":"put","collection":${JSON.stringify(this.name)},"doc":${text}}`);
-    this._tx._set(this.name, doc.id, JSON.parse(text));
+    this._tx._set(this.name, doc.id, text);
   }
 
   update(id, fields) {

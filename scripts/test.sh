@@ -1,8 +1,9 @@
 #!/bin/sh
-# Full test run: setup, native build + ctest, wasm build + ctest (doctest under node), fuzz build + short
-# libFuzzer runs. Fails fast. Env: SYNCORE_SEED is passed through to the test programs (and to libFuzzer
-# as -seed= when numeric); SYNCORE_FUZZ_SECONDS (default 20) sets each fuzz target's run time;
-# SYNCORE_JOBS (default 2) the build/ctest parallelism.
+# Full test run: setup, native build + ctest, wasm build + ctest (doctest under node), the npm package's
+# tests (Node, headless Chromium, packaging), fuzz build + short libFuzzer runs. Fails fast.
+# Env: SYNCORE_SEED is passed through to the test programs (and to libFuzzer as -seed= when numeric);
+# SYNCORE_FUZZ_SECONDS (default 20) sets each fuzz target's run time; SYNCORE_JOBS (default 2) the
+# build/ctest parallelism.
 set -eu
 cd "$(dirname "$0")/.."
 JOBS=${SYNCORE_JOBS:-2}
@@ -37,6 +38,14 @@ echo "wasm build: $(( $(now) - t )) s"
 
 section "wasm: ctest (doctest compiled to wasm, run by node)"
 ctest --test-dir build-wasm --output-on-failure --no-tests=error -j"$JOBS"
+
+section "package: module into dist/ (npm run build), node:test in Node and headless Chromium"
+sh scripts/build-module.sh
+t=$(now)
+# tests/js: the API in Node; tests/browser: Debian's chromium via playwright-core, pages on 127.0.0.1;
+# tests/package: npm pack, install the tarball into a throwaway project, Node + an esbuild bundle
+node --test --test-concurrency=1 tests/js/ tests/browser/ tests/package/
+echo "package tests: $(( $(now) - t )) s"
 
 if ls tests/fuzz/fuzz_*.cpp >/dev/null 2>&1; then
     section "fuzz: configure + build (build-fuzz, clang, libFuzzer + ASan + UBSan)"
