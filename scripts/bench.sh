@@ -1,9 +1,14 @@
 #!/bin/sh
-# Builds native and wasm (Release) and runs core_bench natively, then the same bench compiled to wasm under
-# node. Extra arguments are passed to both runs.
+# All benchmarks, then docs/BENCHMARKS.md + docs/benchmarks.svg:
+#   1. bench/core_bench.cpp natively and compiled to wasm under node (the C++ core alone)
+#   2. bench/js_bench.mjs: the same workload through the JS API, beside Yjs, Automerge and Loro
+#   3. bench/browser_bench.mjs: persisted writes and reload in headless Chromium (IndexedDB)
+#   4. bench/size.mjs: what an app downloads
+# Extra arguments go to core_bench. Env: SYNCORE_BENCH_DOCS (default 100000) for the JS benchmark.
 set -eu
 cd "$(dirname "$0")/.."
 JOBS=${SYNCORE_JOBS:-2}
+DOCS=${SYNCORE_BENCH_DOCS:-100000}
 
 section() {
     printf '\n==================================================================\n'
@@ -13,17 +18,33 @@ section() {
 
 section "setup"
 sh scripts/setup.sh
+[ -d node_modules ] || npm ci
 
 section "build: native Release (build-native)"
 cmake -S . -B build-native -DCMAKE_BUILD_TYPE=Release
 cmake --build build-native -j"$JOBS" --target core_bench
 
-section "build: wasm Release (build-wasm)"
+section "build: wasm Release (build-wasm) and the package module (dist/)"
 emcmake cmake -S . -B build-wasm -DCMAKE_BUILD_TYPE=Release
 cmake --build build-wasm -j"$JOBS" --target core_bench
+sh scripts/build-module.sh
 
+mkdir -p build-bench
 section "core_bench: native ($(uname -m))"
-./build-native/core_bench "$@"
+./build-native/core_bench "$@" | tee build-bench/core-native.txt
 
 section "core_bench: wasm under node $(node --version)"
-node build-wasm/core_bench.js "$@"
+node build-wasm/core_bench.js "$@" | tee build-bench/core-wasm.txt
+{ echo "native:"; cat build-bench/core-native.txt; echo; echo "wasm under node $(node --version):"; cat build-bench/core-wasm.txt; } > build-bench/core.txt
+
+section "js_bench: the JS API beside Yjs, Automerge, Loro ($DOCS docs)"
+node bench/js_bench.mjs --docs="$DOCS"
+
+section "browser_bench: headless Chromium, IndexedDB"
+node bench/browser_bench.mjs
+
+section "size: what an app downloads"
+node bench/size.mjs
+
+section "report"
+node bench/report.mjs

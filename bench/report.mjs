@@ -1,0 +1,78 @@
+// Writes docs/BENCHMARKS.md (tables) and docs/benchmarks.svg (bar charts) from the JSON the benchmarks
+// left in build-bench/: core.txt (core_bench output), js.json, browser.json, size.json. Missing parts are
+// listed as not run. Run by `npm run bench` after the benchmarks.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIR = path.join(ROOT, 'build-bench');
+const read = (f) => {
+  const p = path.join(DIR, f);
+  return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : null;
+};
+const parts = ['js', 'browser', 'size'].map((n) => {
+  const t = read(`${n}.json`);
+  return t ? JSON.parse(t) : { name: n, missing: true };
+});
+const coreText = read('core.txt');
+
+const esc = (s) => String(s).replace(/\|/g, '\\|');
+let md = `# Benchmarks
+
+Written by \`npm run bench\` (bench/report.mjs) on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores
+(${os.cpus()[0]?.model?.trim() ?? 'unknown CPU'}), node ${process.version}. This machine is shared and noisy: single
+runs vary up to 2x; compare ratios, not absolute times. Charts: [benchmarks.svg](benchmarks.svg).
+
+`;
+if (coreText) {
+  md += `## The C++ core (bench/core_bench.cpp), native and WebAssembly\n\n\`\`\`\n${coreText.trim()}\n\`\`\`\n\n`;
+} else {
+  md += '## The C++ core\n\nNot run (build-bench/core.txt missing).\n\n';
+}
+for (const p of parts) {
+  if (p.missing) {
+    md += `## ${p.name}\n\nNot run (build-bench/${p.name}.json missing).\n\n`;
+    continue;
+  }
+  md += `## ${p.title}\n\n| ${p.header.map(esc).join(' | ')} |\n|${p.header.map((_, i) => (i ? '---:' : '---')).join('|')}|\n`;
+  for (const row of p.rows) md += `| ${row.map(esc).join(' | ')} |\n`;
+  md += '\n';
+  for (const n of p.notes ?? []) md += `- ${n}\n`;
+  md += '\n';
+}
+fs.writeFileSync(path.join(ROOT, 'docs/BENCHMARKS.md'), md);
+
+// ---------------------------------------------------------------------------------------------- SVG
+const charts = parts.filter((p) => !p.missing).flatMap((p) => (p.chart ?? []).map((c) => ({ ...c, part: p.title })));
+const COLORS = ['#2f6fdb', '#e07b39', '#8c8c8c', '#54a24b', '#b279a2', '#d6a12b', '#4c9ca8'];
+const W = 760;
+const BAR = 16;
+let y = 20;
+const body = [];
+const xml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const systems = [...new Set(charts.flatMap((c) => Object.keys(c.values)))];
+const color = (name) => (name === 'syncore' ? COLORS[0] : COLORS[1 + ((systems.indexOf(name) - (systems.includes('syncore') ? 1 : 0)) % (COLORS.length - 1))]);
+for (const c of charts) {
+  const entries = Object.entries(c.values).filter(([, v]) => Number.isFinite(v));
+  if (!entries.length) continue;
+  const max = Math.max(...entries.map(([, v]) => v));
+  body.push(`<text x="10" y="${y + 12}" font-size="13" font-weight="bold">${xml(c.label)} (${xml(c.unit)}) <tspan font-weight="normal" fill="#666">${xml(c.part)}</tspan></text>`);
+  y += 20;
+  for (const [name, v] of entries) {
+    const len = max > 0 ? Math.max(1, Math.round((v / max) * (W - 330))) : 1;
+    body.push(`<text x="10" y="${y + 12}" font-size="12">${xml(name)}</text>`);
+    body.push(`<rect x="170" y="${y}" width="${len}" height="${BAR - 2}" fill="${color(name)}"/>`);
+    body.push(`<text x="${176 + len}" y="${y + 12}" font-size="12">${xml(v)}</text>`);
+    y += BAR;
+  }
+  y += 14;
+}
+const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y + 10}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+${body.join('\n')}
+</svg>
+`;
+fs.writeFileSync(path.join(ROOT, 'docs/benchmarks.svg'), svg);
+console.log(`report: docs/BENCHMARKS.md and docs/benchmarks.svg (${charts.length} charts; missing: ${parts.filter((p) => p.missing).map((p) => p.name).join(', ') || 'none'}${coreText ? '' : ', core'})`);
