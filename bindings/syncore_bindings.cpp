@@ -66,11 +66,38 @@ val jsonOut(const Value &v) { return val(v.dump(-1, ' ', false, Value::error_han
 
 syncore::Bytes bytesIn(const std::string &s) { return syncore::Bytes(s.begin(), s.end()); }
 
+// JSON string literal of UTF-8 text (the core only holds valid UTF-8).
+void appendJsonString(std::string &out, const std::string &s) {
+    static const char *hex = "0123456789abcdef";
+    out += '"';
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20) {
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    out += '"';
+}
+
+// [[collection, id], ...] as JSON text, built directly (a transaction may touch 100,000 documents).
 val docRefsOut(const std::vector<syncore::DocRef> &refs) {
-    Value out = Value::array();
-    for (const auto &r : refs)
-        out.push_back(Value::array({r.collection, r.id}));
-    return jsonOut(out);
+    std::string out = "[";
+    out.reserve(refs.size() * 24 + 2);
+    for (size_t i = 0; i < refs.size(); ++i) {
+        out += i ? ",[" : "[";
+        appendJsonString(out, refs[i].collection);
+        out += ',';
+        appendJsonString(out, refs[i].id);
+        out += ']';
+    }
+    out += ']';
+    return val(out);
 }
 
 // {changes: Uint8Array, changed: "[[collection, id], ...]"}: what a multi-document write did. Writes to one

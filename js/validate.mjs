@@ -24,45 +24,66 @@ function keyPath(path, key) {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
-function check(v, path, depth) {
+// The path of the value being checked is kept as a stack of keys and only turned into text for an
+// error: a valid document allocates nothing here (bulk inserts check every value).
+const trail = [];
+function pathOf(root) {
+  let p = root;
+  for (const k of trail) p = typeof k === 'number' ? `${p}[${k}]` : keyPath(p, k);
+  return p;
+}
+
+function fail(make, root, message) {
+  const p = pathOf(root);
+  trail.length = 0;
+  throw make(`${p} ${message}`);
+}
+
+function check(v, root, depth) {
   switch (typeof v) {
     case 'string':
-      if (!wellFormed(v)) throw typeError(`${path} is a string with a lone surrogate (not valid Unicode)`);
+      if (!wellFormed(v)) fail(typeError, root, 'is a string with a lone surrogate (not valid Unicode)');
       return;
     case 'boolean':
       return;
     case 'number':
-      if (!Number.isFinite(v)) throw typeError(`${path} is ${v}: only finite numbers are JSON`);
+      if (!Number.isFinite(v)) fail(typeError, root, `is ${v}: only finite numbers are JSON`);
       return;
     case 'object':
       if (v === null) return;
-      if (depth >= MAX_DEPTH) throw rangeError(`${path} nests deeper than ${MAX_DEPTH} levels (or refers to itself)`);
+      if (depth >= MAX_DEPTH) fail(rangeError, root, `nests deeper than ${MAX_DEPTH} levels (or refers to itself)`);
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) {
-          if (!(i in v)) throw typeError(`${path}[${i}] is a hole in a sparse array (not JSON)`);
-          check(v[i], `${path}[${i}]`, depth + 1);
+          trail.push(i);
+          if (!(i in v)) fail(typeError, root, 'is a hole in a sparse array (not JSON)');
+          check(v[i], root, depth + 1);
+          trail.pop();
         }
         return;
       }
       {
         const proto = Object.getPrototypeOf(v);
         if (proto !== Object.prototype && proto !== null) {
-          throw typeError(`${path} is ${describe(v)}, not a plain object: store plain JSON` +
+          fail(typeError, root, `is ${describe(v)}, not a plain object: store plain JSON` +
             (v instanceof Date ? ' (for a date, date.toISOString() or date.getTime())' : ''));
         }
-        for (const k of Object.keys(v)) {
-          if (!wellFormed(k)) throw typeError(`${path} has a key with a lone surrogate (not valid Unicode)`);
-          check(v[k], keyPath(path, k), depth + 1);
+        for (const k in v) {
+          if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+          trail.push(k);
+          if (!wellFormed(k)) fail(typeError, root, 'is a key with a lone surrogate (not valid Unicode)');
+          check(v[k], root, depth + 1);
+          trail.pop();
         }
       }
       return;
     default:
-      throw typeError(`${path} is ${describe(v)}, which is not a JSON value`);
+      fail(typeError, root, `is ${describe(v)}, which is not a JSON value`);
   }
 }
 
 /** JSON text of any JSON value, or a TypeError/RangeError naming the first bad path. */
 export function jsonText(v, path) {
+  trail.length = 0;
   check(v, path, 0);
   return JSON.stringify(v);
 }

@@ -1,17 +1,6 @@
 #pragma once
 // The change-set encoder, shared by encodeChangeSet (a ChangeSet in memory) and the store (its own rows,
 // without materialising a Row per row: docs/ARCHITECTURE.md, "Encoding from the store"). Internal.
-//
-// A Source describes the change set:
-//   const std::vector<SiteId> &sites() const;
-//   const std::vector<std::string> &fieldNames() const;
-//   size_t parts() const;
-//   const std::string &name(size_t p) const;
-//   const std::vector<std::string> &docIds(size_t p) const;
-//   const std::vector<Range> &ranges(size_t p) const;
-//   size_t rowCount(size_t p) const;
-//   EncRow row(size_t p, size_t i) const;   // called twice per row: keep it cheap
-//   const Cell *value(size_t p, size_t i) const;  // the row's value cell, if it has one (string counting)
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -121,143 +110,26 @@ struct Scratch {
 };
 Scratch &scratch();
 
-template <class Source> Bytes encode(const Source &src, bool compress) {
-    Scratch &work = scratch();
-    struct Trim { // also when encoding throws
-        Scratch &w;
-        ~Trim() { w.trim(); }
-    } trimAfter{work};
-    Writer w;
-    size_t approx = 64;
-    for (size_t p = 0; p < src.parts(); ++p)
-        approx += src.rowCount(p) * 8 + src.docIds(p).size() * 8;
-    w.bytes().reserve(approx);
-    w.u8(kChangeSetVersion);
-    w.u8(0); // flags: plain (finish() may deflate the body)
+/** What the encoder reads: a ChangeSet in memory, or the store's own rows. One non-template encoder
+ *  behind a small interface: a second instantiation cost about 30 KB of WebAssembly. */
+class Source {
+  public:
+    virtual ~Source() = default;
+    virtual const std::vector<SiteId> &sites() const = 0;
+    virtual const std::vector<std::string> &fieldNames() const = 0;
+    virtual size_t parts() const = 0;
+    virtual const std::string &name(size_t p) const = 0;
+    virtual const std::vector<std::string> &docIds(size_t p) const = 0;
+    virtual const std::vector<Range> &ranges(size_t p) const = 0;
+    virtual size_t rowCount(size_t p) const = 0;
+    /** Called twice per row: keep it cheap. */
+    virtual EncRow row(size_t p, size_t i) const = 0;
+    /** The row's value cell, if it has one (string counting). */
+    virtual const Cell *value(size_t p, size_t i) const = 0;
+};
 
-    StringTable table;
-    for (size_t p = 0; p < src.parts(); ++p)
-        for (size_t i = 0, n = src.rowCount(p); i < n; ++i)
-            if (const Cell *v = src.value(p, i))
-                v->countStrings(table); // (counter totals are numbers: no strings)
-    table.build();
-
-    const auto &sites = src.sites();
-    w.varint(sites.size());
-    for (const auto &s : sites)
-        w.raw(s.bytes.data(), 16);
-    w.varint(table.strings().size());
-    for (const auto &s : table.strings())
-        w.str(s);
-    w.varint(src.fieldNames().size());
-    for (const auto &f : src.fieldNames())
-        w.str(f);
-    // Rows go in (origin site id, seq, document id) order: rank the sites by their bytes once.
-    std::vector<uint32_t> &siteRank = work.siteRank, &siteOrder = work.siteOrder;
-    siteRank.assign(sites.size(), 0);
-    siteOrder.resize(sites.size());
-    for (uint32_t i = 0; i < siteOrder.size(); ++i)
-        siteOrder[i] = i;
-    std::sort(siteOrder.begin(), siteOrder.end(), [&](uint32_t a, uint32_t b) { return sites[a] < sites[b]; });
-    for (uint32_t i = 0; i < siteOrder.size(); ++i)
-        siteRank[siteOrder[i]] = i;
-    w.varint(src.parts());
-    std::vector<uint32_t> &docOrder = work.docOrder, &docRank = work.docRank;
-    for (size_t p = 0; p < src.parts(); ++p) {
-        w.str(src.name(p));
-        // Document ids sorted and front coded: shared prefix with the previous id, then the rest.
-        const std::vector<std::string> &ids = src.docIds(p);
-        docOrder.resize(ids.size());
-        for (uint32_t i = 0; i < docOrder.size(); ++i)
-            docOrder[i] = i;
-        std::sort(docOrder.begin(), docOrder.end(), [&](uint32_t x, uint32_t y) { return ids[x] < ids[y]; });
-        docRank.assign(ids.size(), 0);
-        for (uint32_t i = 0; i < docOrder.size(); ++i)
-            docRank[docOrder[i]] = i;
-        w.varint(ids.size());
-        const std::string *prev = nullptr;
-        for (uint32_t di : docOrder) {
-            const std::string &id = ids[di];
-            size_t shared = 0;
-            if (prev)
-                while (shared < prev->size() && shared < id.size() && (*prev)[shared] == id[shared])
-                    ++shared;
-            w.varint(shared);
-            w.varint(id.size() - shared);
-            w.raw(id.data() + shared, id.size() - shared);
-            prev = &id;
-        }
-        w.varint(src.ranges(p).size());
-        for (const auto &g : src.ranges(p)) {
-            w.varint(g.site);
-            w.varint(g.from);
-            w.varint(g.to - g.from);
-        }
-        const size_t n = src.rowCount(p);
-        w.varint(n);
-        // Rows in (origin, seq) order: a transaction's rows share a stamp and count up in seq, so the
-        // clock and seq columns collapse into runs. (Measured against document order on the benchmark
-        // workload: smaller for whole states and for scattered-update deltas alike.) The decoder does
-        // not depend on the order. One sort key per row, then one pass that feeds every column.
-        auto &keys = work.keys;
-        keys.resize(n);
-        uint64_t minHlc = n ? UINT64_MAX : 0;
-        for (size_t i = 0; i < n; ++i) {
-            EncRow r = src.row(p, i);
-            keys[i] = {r.seq, siteRank[r.stamp.site], docRank[r.doc], static_cast<uint32_t>(i)};
-            minHlc = std::min(minHlc, r.stamp.hlc);
-        }
-        auto less = [](const Scratch::Key &x, const Scratch::Key &y) {
-            if (x.site != y.site)
-                return x.site < y.site;
-            if (x.seq != y.seq)
-                return x.seq < y.seq;
-            return x.rank < y.rank;
-        };
-        if (!std::is_sorted(keys.begin(), keys.end(), less))
-            std::sort(keys.begin(), keys.end(), less);
-        w.varint(minHlc);
-        for (auto &c : work.cols)
-            c.clear();
-        RleWriter kind(work.cols[0]), doc(work.cols[1]), field(work.cols[2]), epoch(work.cols[3]), hlc(work.cols[4]),
-            site(work.cols[5]), seq(work.cols[6]), bEpoch(work.cols[7]), bHlc(work.cols[8]), bSite(work.cols[9]);
-        Writer values;
-        values.bytes().swap(work.cols[10]);
-        int64_t prevDoc = 0;
-        uint64_t prevHlc = minHlc, prevSeq = 0;
-        for (const auto &k : keys) {
-            EncRow r = src.row(p, k.row);
-            kind.add(kindFlags(r));
-            doc.add(zigzag(static_cast<int64_t>(k.rank) - prevDoc));
-            prevDoc = k.rank;
-            if (hasField(r.kind))
-                field.add(r.field);
-            epoch.add(r.stamp.epoch);
-            hlc.add(zigzag(static_cast<int64_t>(r.stamp.hlc - prevHlc)));
-            prevHlc = r.stamp.hlc;
-            site.add(r.stamp.site);
-            seq.add(zigzag(static_cast<int64_t>(r.seq - prevSeq)));
-            prevSeq = r.seq;
-            if (!r.base.isZero()) {
-                bEpoch.add(r.base.epoch);
-                bHlc.add(zigzag(static_cast<int64_t>(r.stamp.hlc - r.base.hlc)));
-                bSite.add(r.base.site);
-            }
-            if (r.kind == RowKind::Counter)
-                Cell::ofNumber(r.counter).write(values, table);
-            else if (hasValue(r.kind, r.flags))
-                r.value->write(values, table);
-        }
-        for (RleWriter *c : {&kind, &doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite})
-            c->finish();
-        values.bytes().swap(work.cols[10]);
-        for (const auto &c : work.cols) {
-            w.varint(c.size());
-            w.raw(c.data(), c.size());
-        }
-    }
-    return finish(std::move(w.bytes()), compress);
-}
+/** Encodes the change set `src` describes (FORMAT.md, "Change set"). */
+Bytes encode(const Source &src, bool compress);
 
 } // namespace enc
 } // namespace syncore

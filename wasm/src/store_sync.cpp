@@ -13,7 +13,7 @@ namespace {
 // Collects store rows for one change set, translating store site/field/doc indexes to change-set ones
 // in first-seen order, and encodes them straight from the store: no Row is materialised (the encoder
 // reads each row through row(); the store must not change until encode() returns).
-class Builder {
+class Builder final : public enc::Source {
   public:
     explicit Builder(const Store::Impl &m) : m_(&m) {}
 
@@ -152,21 +152,21 @@ class Builder {
     Bytes encode(bool compress) const { return enc::encode(*this, compress); }
 
     // The encoder's Source (changeset_encoder.hpp).
-    const std::vector<SiteId> &sites() const { return cs.sites; }
-    const std::vector<std::string> &fieldNames() const { return cs.fieldNames; }
-    size_t parts() const { return m_parts; }
-    const std::string &name(size_t p) const { return cs.collections[p].name; }
-    const std::vector<std::string> &docIds(size_t p) const { return cs.collections[p].docIds; }
-    const std::vector<Range> &ranges(size_t p) const { return cs.collections[p].ranges; }
-    size_t rowCount(size_t p) const { return m_rows[p].size(); }
-    const Cell *value(size_t p, size_t i) const {
+    const std::vector<SiteId> &sites() const override { return cs.sites; }
+    const std::vector<std::string> &fieldNames() const override { return cs.fieldNames; }
+    size_t parts() const override { return m_parts; }
+    const std::string &name(size_t p) const override { return cs.collections[p].name; }
+    const std::vector<std::string> &docIds(size_t p) const override { return cs.collections[p].docIds; }
+    const std::vector<Range> &ranges(size_t p) const override { return cs.collections[p].ranges; }
+    size_t rowCount(size_t p) const override { return m_rows[p].size(); }
+    const Cell *value(size_t p, size_t i) const override {
         const StoreRow &s = m_rows[p][i];
         if (s.kind != RowKind::Field)
             return nullptr;
         const FieldState &f = s.d->fields[s.sub];
         return f.flags & rowflag::Absent ? nullptr : &f.value;
     }
-    enc::EncRow row(size_t p, size_t i) const {
+    enc::EncRow row(size_t p, size_t i) const override {
         const StoreRow &s = m_rows[p][i];
         enc::EncRow e;
         e.kind = s.kind;
