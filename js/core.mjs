@@ -3,7 +3,7 @@
 // Vite/esbuild bundles alike. Every binding returns null on failure and leaves {code, message} in
 // lastError() (no C++ exception crosses the boundary): call() turns that into a thrown JS error.
 import createSyncoreCore from '../dist/syncore-core.mjs';
-import { coreError } from './errors.mjs';
+import { SyncoreError, coreError } from './errors.mjs';
 
 let modulePromise = null;
 
@@ -32,7 +32,7 @@ export class CoreHandle {
   }
 
   call(method, ...args) {
-    if (!this.raw) throw coreError({ code: 'INVALID_ARGUMENT', message: 'the store is closed' });
+    if (!this.raw) throw new SyncoreError('CLOSED', 'the store is closed');
     const r = this.raw[method](...args);
     if (r === null) throw coreError(JSON.parse(this.m.lastError()));
     return r;

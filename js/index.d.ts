@@ -111,6 +111,10 @@ export interface Store {
   readonly name: string;
   readonly siteId: string;
   readonly status: Status;
+  /** The stored data is from a newer schemaVersion than this app's: reads work, writes throw READ_ONLY. */
+  readonly outdated: boolean;
+  /** What opening found on disk (damage is also emitted as an 'error' event just after openStore resolves). */
+  readonly openReport: { created: boolean; damaged: boolean; message: string; droppedBytes: number; records: number };
   collection<T extends Doc = Doc>(name: string): Collection<T>;
   transaction<R>(fn: (tx: Transaction) => R | Promise<R>): Promise<R>;
   on(event: 'change', fn: (e: ChangeEvent) => void): () => void;

@@ -50,7 +50,7 @@ function checkOptions(options) {
   }
   const v = options.schemaVersion ?? 0;
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new RangeError(`openStore: 'schemaVersion' must be an integer >= 0, got ${describe(v)}${typeof v === 'number' ? ` (${v})` : ''}`);
+    throw new RangeError(`openStore: 'schemaVersion' must be an integer from 0 to 4294967295, got ${describe(v)}${typeof v === 'number' ? ` (${v})` : ''}`);
   }
   if (options.migrate !== undefined) checkFunction(options.migrate, "openStore: 'migrate'");
 }
@@ -66,7 +66,7 @@ export async function openStore(options) {
   const persistence = await openPersistence(m, options.name, options);
   let core;
   try {
-    core = CoreHandle.open(m, { directory: persistence.directory });
+    core = CoreHandle.open(m, persistence.coreOptions());
   } catch (err) {
     await persistence.close();
     throw err;
@@ -88,7 +88,7 @@ async function openTabbed(m, options) {
   let core;
   try {
     persistence = release ? await IndexedDbPersistence.open(m, options.name, options) : null;
-    core = CoreHandle.open(m, { directory: persistence ? persistence.directory : null });
+    core = CoreHandle.open(m, persistence ? persistence.coreOptions() : { directory: null });
   } catch (err) {
     await persistence?.close();
     release?.();
@@ -150,7 +150,9 @@ export class Store {
       },
     });
     this.snapshots = Object.freeze({
-      create: async (label, { author = '' } = {}) => {
+      create: async (label, options = {}) => {
+        if (options === null || typeof options !== 'object') throw typeError(`snapshots.create: options must be an object {author}, got ${describe(options)}`);
+        const { author = '' } = options;
         checkName(label, 'snapshots.create: the label');
         if (typeof author !== 'string') throw typeError('snapshots.create: author must be a string');
         let info;
@@ -201,7 +203,7 @@ export class Store {
     try {
       p = await IndexedDbPersistence.open(this._m, this.name, this._options);
       if (this._closed) throw new SyncoreError('CLOSED', 'closed while taking over');
-      const persisted = CoreHandle.open(this._m, { directory: p.directory });
+      const persisted = CoreHandle.open(this._m, p.coreOptions());
       const batches = this._core.call('changesSince', persisted.call('syncVector'), '[]', 1 << 20);
       for (const b of batches) persisted.call('apply', b);
       const before = this._core;
@@ -236,8 +238,21 @@ export class Store {
   async _init() {
     const report = this._core.json('openReport');
     this.openReport = report;
+    // Events of the opening itself are emitted after openStore() has resolved (a macrotask later), so
+    // listeners attached right after `await openStore(...)` receive them; store.openReport and
+    // store.outdated keep the same facts for later readers.
     if (report.damaged) {
-      queueMicrotask(() => this._emit('error', new SyncoreError('STORAGE', `stored data was damaged: ${report.message}`)));
+      this._later(() => this._emit('error', new SyncoreError('STORAGE', `stored data was damaged: ${report.message}`)));
+    }
+    const stored = this._tabs && !this._tabs.leader ? this._tabs.leaderSchema ?? 0 : this._core.call('schemaVersion');
+    const wanted = this._options.schemaVersion ?? 0;
+    if (stored > wanted) {
+      // The data was written by a newer version of the app: read it, never write to it (not even the
+      // collections' configuration).
+      this._outdated = true;
+      this._later(() => this._emit('outdated', { stored, expected: wanted }));
+      this._updateStatus();
+      return;
     }
     if (this._declared) {
       for (const [name, c] of this._declared) {
@@ -245,13 +260,7 @@ export class Store {
         if (this._core.call('policy', name) !== policy) this._write(() => this._core.call('configureCollection', name, policy));
       }
     }
-    const stored = this._tabs && !this._tabs.leader ? this._tabs.leaderSchema ?? 0 : this._core.call('schemaVersion');
-    const wanted = this._options.schemaVersion ?? 0;
-    if (stored > wanted) {
-      // The data was written by a newer version of the app: read it, never write over it.
-      this._outdated = true;
-      queueMicrotask(() => this._emit('outdated', { stored, expected: wanted }));
-    } else if (stored < wanted) {
+    if (stored < wanted) {
       if (this._options.migrate) {
         await this.transaction((tx) => this._options.migrate(tx, { from: stored, to: wanted, store: this }));
       }
@@ -263,8 +272,20 @@ export class Store {
     await this._answerCustom(this.conflicts.list().map((c) => c.id));
   }
 
+  _later(fn) {
+    setTimeout(() => {
+      if (!this._closed) fn();
+    }, 0);
+  }
+
+  /** True when the stored data comes from a newer schemaVersion than this app's: the store is read-only. */
+  get outdated() {
+    return this._outdated;
+  }
+
   /** The collection `name` (declared in openStore's collections, when that option is given). */
   collection(name) {
+    this._checkOpen();
     checkName(name, 'collection name');
     if (this._declared && !this._declared.has(name)) {
       throw typeError(`unknown collection '${name}' (declared: ${[...this._declared.keys()].join(', ') || 'none'})`);
@@ -338,8 +359,12 @@ export class Store {
   }
 
   // ---------------------------------------------------------------------------------------- internals
-  _checkWritable() {
+  _checkOpen() {
     if (this._closed) throw new SyncoreError('CLOSED', `store '${this.name}' is closed`);
+  }
+
+  _checkWritable() {
+    this._checkOpen();
     if (this._outdated) {
       throw new SyncoreError('READ_ONLY', `store '${this.name}' holds data of a newer schema version than this app (${this._options.schemaVersion ?? 0}): reload the app to get the new version`);
     }
@@ -562,9 +587,16 @@ export class Collection {
   subscribe(query, fn) {
     if (typeof query === 'function' && fn === undefined) [query, fn] = [undefined, query];
     checkFunction(fn, `${this.name}.subscribe: the callback`);
+    this.store._checkOpen();
     const sub = { collection: this.name, query: checkQuery(query, `${this.name}.subscribe`), fn, last: null };
+    // The first run happens here, so a query the core refuses throws now instead of failing on every write.
+    sub.last = this.store._core.call('find', this.name, sub.query);
     this.store._subs.add(sub);
-    this.store._run(sub);
+    try {
+      fn(JSON.parse(sub.last));
+    } catch (err) {
+      this.store._emit('error', err);
+    }
     return () => this.store._subs.delete(sub);
   }
 }

@@ -14,7 +14,7 @@ function describe(v) {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') {
     const ctor = Object.getPrototypeOf(v)?.constructor?.name;
-    return ctor && ctor !== 'Object' ? `a ${ctor}` : 'an object';
+    return ctor && ctor !== 'Object' ? `${/^[AEIO]/.test(ctor) ? 'an' : 'a'} ${ctor}` : 'an object';
   }
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   return typeof v === 'undefined' ? 'undefined' : `a ${typeof v}`;
