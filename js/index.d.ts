@@ -5,7 +5,8 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** A document: a JSON object with a string id. */
 export interface Doc {
   id: string;
-  [field: string]: Json;
+  /** `undefined` only so interfaces with optional fields extend Doc; stored documents never hold it. */
+  [field: string]: Json | undefined;
 }
 
 export type ConflictPolicy = 'lww' | 'manual' | 'custom';
@@ -153,6 +154,7 @@ export interface Store {
 export function openStore(options: OpenStoreOptions): Promise<Store>;
 
 export class SyncoreError extends Error {
+  constructor(code: string, message: string);
   /** 'NOT_FOUND' | 'DECODE' | 'STORAGE' | 'CLOCK_SKEW' | 'READ_ONLY' | 'CLOSED' | 'ALREADY_OPEN' | 'INTERNAL' | ... */
   readonly code: string;
 }

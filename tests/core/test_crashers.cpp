@@ -64,6 +64,8 @@ TEST_CASE("fuzz crashers: value") { replay("value", fuzz::runValue); }
 
 TEST_CASE("fuzz crashers: deflate") { replay("deflate", fuzz::runDeflate); }
 
+TEST_CASE("fuzz crashers: json_text") { replay("json_text", fuzz::runJsonText); }
+
 TEST_CASE("fuzz crashers: store_open") {
     test::TempDir tmp;
     const std::string dir = tmp.path() + "/store";

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <algorithm>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "syncore/deflate.hpp"
 #include "syncore/error.hpp"
 #include "syncore/journal.hpp"
+#include "syncore/json_text.hpp"
 #include "syncore/protocol.hpp"
 #include "syncore/store.hpp"
 #include "syncore/value.hpp"
@@ -336,6 +338,47 @@ inline void runDeflate(const uint8_t* data, size_t size) {
         }
         FUZZ_CHECK(back.size() == size && std::equal(back.begin(), back.end(), data),
                    "deflate -> inflate changed the bytes");
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ json_text
+// Arbitrary bytes as JSON text: our parser and nlohmann's (the oracle) must agree on what is JSON (ours
+// also refuses nesting past kMaxJsonTextDepth) and on the value; what we accept must write back to text
+// that both parse to the same value.
+inline void runJsonText(const uint8_t* data, size_t size) {
+    using namespace syncore;
+    const char* text = reinterpret_cast<const char*>(data);
+    Value ours;
+    bool oursOk = true;
+    try {
+        ours = parseJsonText(text, size);
+    } catch (const Error& e) {
+        oursOk = false;
+        FUZZ_CHECK(e.code() == ErrorCode::InvalidArgument, "parse error with the wrong code");
+    }
+    if (std::memchr(data, 0, size)) {
+        // A NUL byte is never valid JSON text (outside strings it is no token, inside it must be escaped);
+        // nlohmann's parser stops at it, so it is no oracle here.
+        FUZZ_CHECK(!oursOk, "we accept JSON text that holds a NUL byte");
+        return;
+    }
+    Value theirs = Value::parse(text, text + size, nullptr, false);
+    bool theirsOk = !theirs.is_discarded();
+    if (oursOk) {
+        FUZZ_CHECK(theirsOk, "we accept JSON text that nlohmann refuses");
+        FUZZ_CHECK(ours == theirs, "we parse JSON text to another value than nlohmann");
+        std::string back = toJsonText(ours);
+        FUZZ_CHECK(parseJsonText(back) == ours, "our writer's text parses to another value");
+        FUZZ_CHECK(Value::parse(back) == ours, "our writer's text means another value to nlohmann");
+    } else if (theirsOk) {
+        // the one refusal nlohmann does not share: nesting past our limit
+        std::string what;
+        try {
+            parseJsonText(text, size);
+        } catch (const Error& e) {
+            what = e.what();
+        }
+        FUZZ_CHECK(what.find("nesting deeper than") != std::string::npos, "we refuse JSON text nlohmann accepts: " + what);
     }
 }
 

@@ -56,6 +56,50 @@ test('installed by name, it works in Node (memory and a directory)', () => {
   assert.deepEqual(out, { doc: { id: 't1', title: 'from the tarball' }, err: 'TypeError', hasErrorClass: true });
 });
 
+test('the TypeScript declarations type-check an app that uses the package (and reject misuse)', () => {
+  const app = path.join(work, 'app');
+  fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false },
+    files: ['check.ts'],
+  }));
+  fs.writeFileSync(path.join(app, 'check.ts'), `
+    import { openStore, SyncoreError, type Doc, type Store, type Conflict } from 'syncore';
+    interface Card extends Doc { title: string; done: boolean; votes?: number; tags?: string[] }
+    const store: Store = await openStore({
+      name: 'x', schemaVersion: 2,
+      collections: { cards: { conflicts: 'manual' }, notes: { conflicts: 'custom', resolve: (c: Conflict) => c.remote.value } },
+      migrate: (tx, { from, to }) => { if (from < to) tx.collection('cards').put({ id: 'seed', title: 'x', done: false }); },
+    });
+    const cards = store.collection<Card>('cards');
+    await cards.put({ id: 'c1', title: 't', done: false });
+    await cards.update('c1', { done: true });
+    const c: Card | null = cards.get('c1');
+    const open: Card[] = cards.find({ where: { done: false, votes: { $gte: 1 } }, orderBy: [{ title: 'asc' }], limit: 5 });
+    const off: () => void = cards.subscribe({ where: { done: false } }, (docs: Card[]) => void docs.length);
+    const n: number = await store.transaction((tx) => { tx.collection<Card>('cards').delete('c1'); return 1; });
+    store.on('change', (e) => e.ids.map((id: string) => id.length));
+    const persisted: boolean = store.status.persisted;
+    await store.conflicts.resolve('id', { value: 1 });
+    await store.snapshots.create('label', { author: 'me' });
+    const e: string = new SyncoreError('X', 'y').code;
+    // @ts-expect-error a number is not a document
+    await cards.put(42);
+    // @ts-expect-error documents need an id
+    await cards.put({ title: 'no id', done: false });
+    // @ts-expect-error unknown event
+    store.on('nope', () => {});
+    // @ts-expect-error unknown resolution
+    await store.conflicts.resolve('id', 'keep_both');
+    void [c, open, off, n, persisted, e];
+  `);
+  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', app], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+  } catch (err) {
+    assert.fail(`tsc found errors:\n${err.stdout}${err.stderr}`);
+  }
+});
+
 test('an esbuild bundle of an app importing it works in Chromium, with IndexedDB', async () => {
   const app = path.join(work, 'app');
   const www = path.join(work, 'www');
