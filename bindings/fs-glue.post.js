@@ -1,4 +1,6 @@
-// File-system glue for the JS layer (--post-js). Names are quoted so a closure build keeps them.
+// File-system glue for the JS layer (--post-js). What JS outside calls is quoted (Module['x']) so a
+// Closure build keeps the name; emscripten's own FS objects are reached with dot access, so Closure
+// renames both sides alike (quoting them, e.g. node['mount'] or stat['mtime'], breaks a Closure build).
 // mountIdb: IDBFS (browser; the IndexedDB database is named after the mount path).
 // mountNode: NODEFS onto a host directory (Node; writes go straight to disk).
 // syncMount: one IDBFS mount's FS.syncfs, without walking every other store's mount.
@@ -17,8 +19,8 @@ Module['unmount'] = function (path) { FS.unmount(path); };
 /** populate=true: IndexedDB -> memory (on open); false: memory -> IndexedDB. Resolves when done. */
 Module['syncMount'] = function (path, populate) {
   return new Promise(function (resolve, reject) {
-    var mount = FS.lookupPath(path)['node']['mount'];
-    mount['type']['syncfs'](mount, !!populate, function (err) {
+    var mount = FS.lookupPath(path).node.mount;
+    mount.type.syncfs(mount, !!populate, function (err) {
       if (err) reject(err instanceof Error ? err : new Error('IndexedDB sync failed: ' + err));
       else resolve();
     });
@@ -31,7 +33,7 @@ Module['listFiles'] = function (path) {
   FS.readdir(path).forEach(function (name) {
     if (name === '.' || name === '..') return;
     var st = FS.stat(path + '/' + name);
-    out.push({ 'name': name, 'size': st['size'], 'dir': FS.isDir(st['mode']) });
+    out.push({ 'name': name, 'size': st.size, 'dir': FS.isDir(st.mode) });
   });
   return out;
 };
@@ -44,8 +46,8 @@ Module['bumpMtimes'] = function (path, sinceMs) {
     if (name === '.' || name === '..') return;
     var p = path + '/' + name;
     var st = FS.stat(p);
-    if (FS.isDir(st['mode'])) { Module['bumpMtimes'](p, sinceMs); return; }
-    var t = st['mtime'].getTime();
+    if (FS.isDir(st.mode)) { Module['bumpMtimes'](p, sinceMs); return; }
+    var t = st.mtime.getTime();
     if (t >= sinceMs) {
       var next = Math.max(Date.now(), t + 1);
       FS.utime(p, next, next);
