@@ -63,10 +63,10 @@ val jsonOut(const Value &v) { return val(syncore::toJsonText(v)); }
 
 syncore::Bytes bytesIn(const std::string &s) { return syncore::Bytes(s.begin(), s.end()); }
 
-// [[collection, id], ...] as JSON text, built directly (a transaction may touch 100,000 documents).
-val docRefsOut(const std::vector<syncore::DocRef> &refs) {
-    std::string out = "[";
-    out.reserve(refs.size() * 24 + 2);
+// [[collection, id], ...] as JSON text, built directly (a transaction or a loaded state may touch
+// 100,000 documents: no DOM for them).
+void writeDocRefs(std::string &out, const std::vector<syncore::DocRef> &refs) {
+    out += '[';
     for (size_t i = 0; i < refs.size(); ++i) {
         out += i ? ",[" : "[";
         syncore::writeJsonString(out, refs[i].collection);
@@ -75,6 +75,22 @@ val docRefsOut(const std::vector<syncore::DocRef> &refs) {
         out += ']';
     }
     out += ']';
+}
+
+void writeStrings(std::string &out, const std::vector<std::string> &v) {
+    out += '[';
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i)
+            out += ',';
+        syncore::writeJsonString(out, v[i]);
+    }
+    out += ']';
+}
+
+val docRefsOut(const std::vector<syncore::DocRef> &refs) {
+    std::string out;
+    out.reserve(refs.size() * 24 + 2);
+    writeDocRefs(out, refs);
     return val(out);
 }
 
@@ -276,13 +292,15 @@ class CoreStore {
     val apply(const std::string &bytes) {
         return guard([&] {
             auto r = m_store->apply(bytesIn(bytes));
-            Value changed = Value::array();
-            for (const auto &d : r.changed)
-                changed.push_back(Value::array({d.collection, d.id}));
-            return jsonOut(Value{{"changed", std::move(changed)},
-                                 {"newConflicts", r.newConflicts},
-                                 {"clearedConflicts", r.clearedConflicts},
-                                 {"rowsApplied", r.rowsApplied}});
+            std::string out = "{\"changed\":";
+            out.reserve(r.changed.size() * 24 + 96);
+            writeDocRefs(out, r.changed);
+            out += ",\"newConflicts\":";
+            writeStrings(out, r.newConflicts);
+            out += ",\"clearedConflicts\":";
+            writeStrings(out, r.clearedConflicts);
+            out += ",\"rowsApplied\":" + std::to_string(r.rowsApplied) + '}';
+            return val(out);
         });
     }
     val encodeState() const {
