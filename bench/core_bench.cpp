@@ -202,6 +202,9 @@ const std::string kColl = "tasks";
 constexpr uint64_t kT0Ms = 1735689600000ull; // 2025-01-01T00:00:00Z, where the simulated clocks start
 
 struct Result {
+    double insertJsonMs = 0;
+    bool insertJsonSame = false;
+    uint64_t insertHash = 0;
     double buildMs = 0, insertMs = 0, updateMs = 0, encodeMs = 0, loadMs = 0, findMs = 0, loadTwoMs = 0, deltaMs = 0,
            mergeMs = 0, inflateMs = 0, decodeMs = 0;
     size_t insertChangeBytes = 0, updateBytes = 0, stateBytes = 0, bytesXY = 0, bytesYX = 0, batchesXY = 0,
@@ -259,6 +262,7 @@ Result runOnce(const Config &cfg, const Workload &w) {
         std::exit(1);
     }
     res.peakInsert = peakMb();
+    res.insertHash = a->stateHash();
 
     // ---- 2. single-field updates, one store.update each
     {
@@ -365,6 +369,25 @@ Result runOnce(const Config &cfg, const Workload &w) {
         Query all;
         res.contentOk = x->find(kColl, all) == y->find(kColl, all) && x->changesSince(y->syncVector()).empty() &&
                         y->changesSince(x->syncVector()).empty(); // a second round has nothing to send
+    }
+
+    // ---- 1b (after every memory figure): the same insert from JSON text, as the JS bindings do it
+    // (Txn::putJson: documents read straight into cells). The texts are made before timing, as JS
+    // makes them with JSON.stringify; the state must be the one figure 1 built.
+    {
+        std::vector<std::string> texts(n);
+        for (uint32_t i = 0; i < n; ++i)
+            texts[i] = toValue(ids[i], titles[i], w.fields[i]).dump();
+        StoreOptions optJ = optA;
+        optJ.clock = clockFor(kT0Ms, 1); // the same clock stream as figure 1: the same stamps
+        auto j = Store::open(optJ);
+        auto t = SteadyClock::now();
+        j->transaction([&](Txn &tx) {
+            for (const auto &text : texts)
+                tx.putJson(kColl, text.data(), text.size());
+        });
+        res.insertJsonMs = msSince(t);
+        res.insertJsonSame = j->stateHash() == res.insertHash;
     }
     return res;
 }
@@ -510,6 +533,8 @@ int main(int argc, char **argv) {
                                         : "");
     std::printf("  1: of which building the %u Values %.1f ms; the commit's change set %.2f MB\n", n,
                 best(&Result::buildMs), first.insertChangeBytes / 1e6);
+    std::printf("  1b: the same insert from JSON text (Txn::putJson, as the JS bindings do) %.1f ms, state %s\n",
+                best(&Result::insertJsonMs), first.insertJsonSame ? "identical" : "DIFFERS");
     std::printf("  2: %.2f us/update, avg change set %.1f B\n", best(&Result::updateMs) * 1000 / n,
                 static_cast<double>(first.updateBytes) / n);
     std::printf("  3: %zu bytes (%.1f B/doc), encodeState %.1f ms\n", first.stateBytes,

@@ -131,14 +131,6 @@ Value syncVectorOut(const syncore::SyncVector &sv) {
     return out;
 }
 
-std::string str(const Value &op, const char *key, size_t index) {
-    auto it = op.find(key);
-    if (it == op.end() || !it->is_string())
-        syncore::fail(ErrorCode::InvalidArgument,
-                      "transaction operation " + std::to_string(index) + ": '" + key + "' must be a string");
-    return it->get<std::string>();
-}
-
 class CoreStore {
   public:
     explicit CoreStore(std::unique_ptr<syncore::Store> s, syncore::OpenReport report)
@@ -179,7 +171,11 @@ class CoreStore {
     }
 
     val put(const std::string &collection, const std::string &docJson) {
-        return guard([&] { return bytesOut(m_store->put(collection, parseJson(docJson, "document")).changes); });
+        return guard([&] {
+            auto r =
+                m_store->transaction([&](syncore::Txn &tx) { tx.putJson(collection, docJson.data(), docJson.size()); });
+            return bytesOut(r.changes);
+        });
     }
     val update(const std::string &collection, const std::string &id, const std::string &fieldsJson) {
         return guard(
@@ -192,44 +188,62 @@ class CoreStore {
         return guard([&] { return bytesOut(m_store->increment(collection, id, field, by).changes); });
     }
     /** ops: [{op: "put", collection, doc} | {op: "update", collection, id, fields} |
-     *        {op: "delete", collection, id} | {op: "increment", collection, id, field, by}], all or none. */
+     *        {op: "delete", collection, id} | {op: "increment", collection, id, field, by}], all or none.
+     *  Walked without building the array: each put's document goes straight into the store's cells. */
     val transaction(const std::string &opsJson) {
         return guard([&] {
-            Value ops = parseJson(opsJson, "transaction");
-            if (!ops.is_array())
-                syncore::fail(ErrorCode::InvalidArgument, "transaction must be an array of operations");
             auto r = m_store->transaction([&](syncore::Txn &tx) {
-                for (size_t i = 0; i < ops.size(); ++i) {
-                    Value &op = ops[i];
-                    if (!op.is_object())
-                        syncore::fail(ErrorCode::InvalidArgument,
-                                      "transaction operation " + std::to_string(i) + " is not an object");
-                    std::string kind = str(op, "op", i), coll = str(op, "collection", i);
-                    if (kind == "put") {
-                        auto d = op.find("doc");
-                        if (d == op.end())
-                            syncore::fail(ErrorCode::InvalidArgument,
-                                          "transaction operation " + std::to_string(i) + ": put needs 'doc'");
-                        tx.put(coll, std::move(*d));
-                    } else if (kind == "update") {
-                        auto f = op.find("fields");
-                        if (f == op.end())
-                            syncore::fail(ErrorCode::InvalidArgument,
-                                          "transaction operation " + std::to_string(i) + ": update needs 'fields'");
-                        tx.update(coll, str(op, "id", i), *f);
-                    } else if (kind == "delete") {
-                        tx.remove(coll, str(op, "id", i));
-                    } else if (kind == "increment") {
-                        auto by = op.find("by");
-                        if (by == op.end() || !by->is_number())
-                            syncore::fail(ErrorCode::InvalidArgument,
-                                          "transaction operation " + std::to_string(i) + ": 'by' must be a number");
-                        tx.increment(coll, str(op, "id", i), str(op, "field", i), by->get<double>());
-                    } else {
-                        syncore::fail(ErrorCode::InvalidArgument,
-                                      "transaction operation " + std::to_string(i) + ": unknown op '" + kind + "'");
-                    }
-                }
+                size_t i = 0;
+                syncore::forEachJsonElement(
+                    opsJson.data(), opsJson.size(), "transaction", [&](const syncore::JsonSpan &opText) {
+                        std::string kind, coll, id, field;
+                        syncore::JsonSpan doc, fields, by;
+                        const std::string where = "transaction operation " + std::to_string(i);
+                        auto text = [&](const syncore::JsonSpan &v, const char *key) {
+                            Value x = syncore::parseJsonText(v.data, v.size, "transaction");
+                            if (!x.is_string())
+                                syncore::fail(ErrorCode::InvalidArgument, where + ": '" + key + "' must be a string");
+                            return x.get<std::string>();
+                        };
+                        if (opText.size == 0 || opText.data[0] != '{')
+                            syncore::fail(ErrorCode::InvalidArgument, where + " is not an object");
+                        syncore::forEachJsonMember(opText.data, opText.size, "transaction",
+                                                   [&](const std::string &key, const syncore::JsonSpan &v) {
+                                                       if (key == "op")
+                                                           kind = text(v, "op");
+                                                       else if (key == "collection")
+                                                           coll = text(v, "collection");
+                                                       else if (key == "id")
+                                                           id = text(v, "id");
+                                                       else if (key == "field")
+                                                           field = text(v, "field");
+                                                       else if (key == "doc")
+                                                           doc = v;
+                                                       else if (key == "fields")
+                                                           fields = v;
+                                                       else if (key == "by")
+                                                           by = v;
+                                                   });
+                        if (kind == "put") {
+                            if (!doc.data)
+                                syncore::fail(ErrorCode::InvalidArgument, where + ": put needs 'doc'");
+                            tx.putJson(coll, doc.data, doc.size);
+                        } else if (kind == "update") {
+                            if (!fields.data)
+                                syncore::fail(ErrorCode::InvalidArgument, where + ": update needs 'fields'");
+                            tx.update(coll, id, syncore::parseJsonText(fields.data, fields.size, "fields"));
+                        } else if (kind == "delete") {
+                            tx.remove(coll, id);
+                        } else if (kind == "increment") {
+                            Value n = by.data ? syncore::parseJsonText(by.data, by.size, "transaction") : Value();
+                            if (!n.is_number())
+                                syncore::fail(ErrorCode::InvalidArgument, where + ": 'by' must be a number");
+                            tx.increment(coll, id, field, n.get<double>());
+                        } else {
+                            syncore::fail(ErrorCode::InvalidArgument, where + ": unknown op '" + kind + "'");
+                        }
+                        ++i;
+                    });
             });
             return commitOut(r);
         });

@@ -214,3 +214,62 @@ TEST_CASE("json text: random values round-trip (seeded)") {
         REQUIRE(oracle(text) == v);
     }
 }
+
+TEST_CASE("json text: Txn::putJson stores exactly what put() stores, and refuses what put() refuses") {
+    test::ManualClock clock;
+    const char *docs[] = {
+        R"({"id":"a","title":"Write spec","done":false,"priority":4,"tags":["x","y"]})",
+        R"({"title":"esc \"q\" \u00e9 \ud83d\ude00","id":"b","n":-1.5e3,"big":18446744073709551615,"o":{"k":[1,{"z":null}]}})",
+        R"( { "i\u0064" : "c" , "dup" : 1 , "dup" : "last" , "__proto__" : {"x":1} } )",
+        R"({"id":"d","n":1.0,"m":0.1,"t":true,"nil":null,"s":""})",
+        R"({"id":"a","title":"put again: fields not here are removed"})",
+    };
+    auto viaValue = test::replica(1, clock);
+    auto viaText = test::replica(1, clock);
+    for (const char *d : docs) {
+        INFO("doc: " << d);
+        viaValue->transaction([&](Txn &tx) { tx.put("c", Value::parse(d)); });
+        viaText->transaction([&](Txn &tx) { tx.putJson("c", d, std::strlen(d)); });
+        clock.advance(1);
+    }
+    CHECK(viaText->stateHash() == viaValue->stateHash());
+    CHECK(viaText->debugDump() == viaValue->debugDump());
+    CHECK(*viaText->get("c", "a") == Value{{"id", "a"}, {"title", "put again: fields not here are removed"}});
+    CHECK((*viaText->get("c", "c"))["dup"] == "last");
+    viaText->checkInvariants();
+
+    struct Bad {
+        const char *text;
+        const char *message;
+    };
+    const Bad bad[] = {
+        {R"({"title":"x"})", "document has no 'id'"},
+        {R"({"id":1})", "document has no 'id'"},
+        {R"({"id":""})", "document id must be a non-empty string"},
+        {R"(["id","a"])", "expected an object"},
+        {R"({"id":"a","x":[1,}})", "invalid document"},
+        {R"({"id":"a","x":"\ud800"})", "lone surrogate"},
+        {R"({"id":"a","x":1)", "expected ',' or '}'"},
+        {R"({"id":"a"} x)", "trailing characters"},
+        {"{\"id\":\"a\",\"x\":\"\xff\"}", "not valid UTF-8"},
+    };
+    const uint64_t before = viaText->stateHash();
+    for (const auto &b : bad) {
+        std::string text = b.text, msg;
+        try {
+            viaText->transaction([&](Txn &tx) { tx.putJson("c", text.data(), text.size()); });
+        } catch (const Error &e) {
+            CHECK(e.code() == ErrorCode::InvalidArgument);
+            msg = e.what();
+        }
+        INFO("text: " << text << " -> " << msg);
+        CHECK(msg.find(b.message) != std::string::npos);
+    }
+    CHECK(viaText->stateHash() == before); // nothing written by a failed put
+    StoreOptions small;
+    small.maxDocumentBytes = 64;
+    auto limited = Store::open(small);
+    std::string big = R"({"id":"big","text":")" + std::string(200, 'x') + "\"}";
+    CHECK_THROWS_WITH_AS(limited->transaction([&](Txn &tx) { tx.putJson("c", big.data(), big.size()); }),
+                         doctest::Contains("larger than the limit"), Error);
+}

@@ -370,16 +370,45 @@ inline void runJsonText(const uint8_t* data, size_t size) {
         std::string back = toJsonText(ours);
         FUZZ_CHECK(parseJsonText(back) == ours, "our writer's text parses to another value");
         FUZZ_CHECK(Value::parse(back) == ours, "our writer's text means another value to nlohmann");
-    } else if (theirsOk) {
-        // the one refusal nlohmann does not share: nesting past our limit
-        std::string what;
+        // the member walker (Txn::putJson reads documents with it) sees the same object
+        if (ours.is_object()) {
+            Value rebuilt = Value::object();
+            try {
+                forEachJsonMember(text, size, "t", [&](const std::string& key, const JsonSpan& v) {
+                    rebuilt[key] = v.plainString ? Value(std::string(v.data + 1, v.size - 2))
+                                                 : parseJsonText(v.data, v.size);
+                });
+            } catch (const Error& e) {
+                checkFailed(std::string("the member walker refuses an object the parser accepts: ") + e.what());
+            }
+            FUZZ_CHECK(rebuilt == ours, "the member walker reads another object than the parser");
+        }
+    }
+    std::string parseError;
+    if (!oursOk) {
         try {
             parseJsonText(text, size);
         } catch (const Error& e) {
-            what = e.what();
+            parseError = e.what();
         }
-        FUZZ_CHECK(what.find("nesting deeper than") != std::string::npos, "we refuse JSON text nlohmann accepts: " + what);
     }
+    // whatever the walker accepts must be an object the parser accepts too (nesting limits aside: the
+    // walker counts depth from each member, the parser from the top)
+    if ((!oursOk || !ours.is_object()) && parseError.find("nesting deeper than") == std::string::npos) {
+        bool walked = true;
+        try {
+            forEachJsonMember(text, size, "t", [&](const std::string&, const JsonSpan& v) {
+                if (!v.plainString)
+                    parseJsonText(v.data, v.size);
+            });
+        } catch (const Error&) {
+            walked = false;
+        }
+        FUZZ_CHECK(!walked, "the member walker accepts text the parser refuses (or a non-object)");
+    }
+    if (!oursOk && theirsOk) // the one refusal nlohmann does not share: nesting past our limit
+        FUZZ_CHECK(parseError.find("nesting deeper than") != std::string::npos,
+                   "we refuse JSON text nlohmann accepts: " + parseError);
 }
 
 // ------------------------------------------------------------------------------------------------ store_open

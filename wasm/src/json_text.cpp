@@ -92,7 +92,114 @@ class Parser {
         }
     }
 
+    // Walks the top-level object (or array) calling onMember(key, span) / onElement(span).
+    void walk(bool object, const std::function<void(const std::string &, const JsonSpan &)> *onMember,
+              const std::function<void(const JsonSpan &)> *onElement) {
+        skipWs();
+        if (peek() != (object ? '{' : '['))
+            fail(object ? "expected an object" : "expected an array");
+        ++p_;
+        skipWs();
+        std::string key;
+        if (peek() == (object ? '}' : ']')) {
+            ++p_;
+        } else {
+            for (;;) {
+                skipWs();
+                if (object) {
+                    if (peek() != '"')
+                        fail("expected a key");
+                    ++p_;
+                    key.clear();
+                    readString(key);
+                    skipWs();
+                    if (peek() != ':')
+                        fail("expected ':'");
+                    ++p_;
+                    skipWs();
+                }
+                JsonSpan span = skipValue();
+                if (object)
+                    (*onMember)(key, span);
+                else
+                    (*onElement)(span);
+                skipWs();
+                if (peek() == ',') {
+                    ++p_;
+                    continue;
+                }
+                if (peek() == (object ? '}' : ']')) {
+                    ++p_;
+                    break;
+                }
+                fail(object ? "expected ',' or '}'" : "expected ',' or ']'");
+            }
+        }
+        skipWs();
+        if (p_ != end_)
+            fail("trailing characters after the value");
+    }
+
   private:
+    // Checks one value and returns its span (strings, numbers and literals fully checked; nested
+    // containers checked by parsing them, which the caller does anyway for their value).
+    JsonSpan skipValue() {
+        JsonSpan span;
+        const char *start = p_;
+        char c = peek();
+        if (c == '"') {
+            ++p_;
+            const char *q = p_;
+            while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20)
+                ++q;
+            if (q < end_ && *q == '"' && isValidUtf8(p_, static_cast<size_t>(q - p_))) {
+                p_ = q + 1;
+                span.plainString = true;
+            } else {
+                std::string scratch;
+                readString(scratch); // escapes, or an error at the right byte
+            }
+        } else if (c == '{' || c == '[') {
+            // find the matching close, skipping strings; parseJsonText checks the inside later
+            int depth = 0;
+            do {
+                char d = *p_;
+                if (d == '"') {
+                    ++p_;
+                    while (p_ < end_ && *p_ != '"') {
+                        if (*p_ == '\\' && p_ + 1 < end_)
+                            ++p_;
+                        ++p_;
+                    }
+                    if (p_ == end_)
+                        fail("unterminated string");
+                } else if (d == '{' || d == '[') {
+                    if (++depth > kMaxJsonTextDepth)
+                        fail("nesting deeper than " + std::to_string(kMaxJsonTextDepth));
+                } else if (d == '}' || d == ']') {
+                    --depth;
+                }
+                ++p_;
+            } while (depth > 0 && p_ < end_);
+            if (depth > 0)
+                fail("unexpected end");
+        } else if (c == 't') {
+            literal("true");
+        } else if (c == 'f') {
+            literal("false");
+        } else if (c == 'n') {
+            literal("null");
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            Value ignored;
+            readNumber(ignored);
+        } else {
+            fail(p_ == end_ ? "unexpected end" : "unexpected character");
+        }
+        span.data = start;
+        span.size = static_cast<size_t>(p_ - start);
+        return span;
+    }
+
     template <class Open> Value *nextSlot(Open &top, bool first) {
         if (top.v->is_array()) {
             top.v->push_back(nullptr);
@@ -380,6 +487,16 @@ void writeDouble(std::string &out, double d) {
 } // namespace
 
 Value parseJsonText(const char *data, size_t size, const char *what) { return Parser(data, size, what).run(); }
+
+void forEachJsonMember(const char *data, size_t size, const char *what,
+                       const std::function<void(const std::string &key, const JsonSpan &value)> &fn) {
+    Parser(data, size, what).walk(true, &fn, nullptr);
+}
+
+void forEachJsonElement(const char *data, size_t size, const char *what,
+                        const std::function<void(const JsonSpan &value)> &fn) {
+    Parser(data, size, what).walk(false, nullptr, &fn);
+}
 
 void writeJsonText(std::string &out, const Value &root) {
     // iterative, like the parser: a stack of (container, position)

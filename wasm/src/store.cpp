@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "store_impl.hpp"
+#include "syncore/json_text.hpp"
 
 namespace syncore {
 
@@ -469,7 +470,10 @@ void Store::Impl::writeField(CollectionState &c, DocState &d, uint32_t name, Cel
 }
 
 void Store::Impl::setField(CollectionState &c, DocState &d, const std::string &key, Cell v) {
-    uint32_t name = internField(key);
+    setField(c, d, internField(key), std::move(v));
+}
+
+void Store::Impl::setField(CollectionState &c, DocState &d, uint32_t name, Cell v) {
     const FieldState *cur = d.field(name);
     // An unchanged value is not written again: no new row, and no false conflict elsewhere.
     if (cur && !(cur->flags & rowflag::Absent) && !d.hasCounter(name) && cur->value == v)
@@ -494,34 +498,96 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     if (approxValueSize(doc) > options.maxDocumentBytes)
         fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
                                            std::to_string(options.maxDocumentBytes) + " bytes");
+    std::vector<NewField> &fields = scratchFields();
+    for (auto it = doc.begin(); it != doc.end(); ++it)
+        if (it.key() != "id")
+            fields.push_back({internField(it.key()), Cell::of(it.value())});
+    putCells(coll, id, fields);
+}
+
+void Store::Impl::txPutJson(const std::string &coll, const char *json, size_t size) {
+    checkCollectionName(coll);
+    std::vector<NewField> &fields = scratchFields();
+    std::string id;
+    bool hasId = false;
+    size_t bytes = 2;
+    forEachJsonMember(json, size, "document", [&](const std::string &key, const JsonSpan &v) {
+        if (key == "id") {
+            if (!v.plainString && (v.size == 0 || v.data[0] != '"'))
+                fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
+            id = v.plainString ? std::string(v.data + 1, v.size - 2)
+                               : parseJsonText(v.data, v.size, "document id").get<std::string>();
+            hasId = true;
+            return;
+        }
+        checkFieldName(key);
+        Cell cell;
+        if (v.plainString) {
+            cell = Cell::ofString(std::string_view(v.data + 1, v.size - 2));
+        } else {
+            Value value = parseJsonText(v.data, v.size, "document");
+            validateValue(value, key);
+            cell = Cell::of(value);
+        }
+        bytes += key.size() + cell.approxSize() + 2;
+        uint32_t name = internField(key);
+        // a repeated key keeps the last value, as JSON.parse does
+        for (auto &f : fields)
+            if (f.name == name) {
+                f.value = std::move(cell);
+                return;
+            }
+        fields.push_back({name, std::move(cell)});
+    });
+    if (!hasId)
+        fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
+    checkDocId(id);
+    if (bytes > options.maxDocumentBytes)
+        fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
+                                           std::to_string(options.maxDocumentBytes) + " bytes");
+    // Fields in name order, as put() of a Value writes them: equal documents, equal rows and seqs.
+    std::sort(fields.begin(), fields.end(),
+              [&](const NewField &a, const NewField &b) { return fieldNames[a.name] < fieldNames[b.name]; });
+    putCells(coll, id, fields);
+}
+
+std::vector<Store::Impl::NewField> &Store::Impl::scratchFields() {
+    static thread_local std::vector<NewField> fields;
+    fields.clear();
+    return fields;
+}
+
+void Store::Impl::putCells(const std::string &coll, const std::string &id, std::vector<NewField> &fields) {
     uint32_t ci = collectionIndex(coll);
     bool created;
     uint32_t di = static_cast<uint32_t>(&docForWrite(ci, id, &created) - colls[ci].docs.data());
     touch(ci, di, created);
     CollectionState &c = colls[ci];
     DocState &d = c.docs[di];
-    d.fields.reserve(d.fields.size() + doc.size());
+    d.fields.reserve(d.fields.size() + fields.size());
     if (!d.present()) {
         uint32_t epoch = d.epoch + 1; // 0 -> 1 (new), even -> odd (brought back after a delete)
         raiseEpoch(c, d, epoch);
         d.cl = localStamp(epoch);
         d.clSeq = ++seq;
     }
-    for (auto it = doc.begin(); it != doc.end(); ++it) {
-        if (it.key() == "id")
-            continue;
-        setField(c, d, it.key(), Cell::of(it.value()));
-    }
+    for (auto &f : fields)
+        setField(c, d, f.name, std::move(f.value));
     if (created)
         return; // a new document has no other fields
     // Fields the new document no longer has are removed (counters included).
+    auto inNew = [&](uint32_t name) {
+        for (const auto &f : fields)
+            if (f.name == name)
+                return true;
+        return false;
+    };
     std::vector<uint32_t> gone;
     for (const auto &f : d.fields)
-        if (!(f.flags & rowflag::Absent) && !doc.contains(fieldNames[f.name]))
+        if (!(f.flags & rowflag::Absent) && !inNew(f.name))
             gone.push_back(f.name);
     for (const auto &x : d.counters)
-        if (!doc.contains(fieldNames[x.name]) && !d.field(x.name) &&
-            std::find(gone.begin(), gone.end(), x.name) == gone.end())
+        if (!inNew(x.name) && !d.field(x.name) && std::find(gone.begin(), gone.end(), x.name) == gone.end())
             gone.push_back(x.name);
     for (uint32_t name : gone)
         writeField(c, d, name, Cell(), true, 0);
@@ -698,6 +764,8 @@ CommitResult Store::transaction(const std::function<void(Txn &)> &fn) {
 }
 
 void Txn::put(const std::string &collection, Value doc) { m.txPut(collection, std::move(doc)); }
+
+void Txn::putJson(const std::string &collection, const char *json, size_t size) { m.txPutJson(collection, json, size); }
 void Txn::update(const std::string &collection, const std::string &id, const Value &fields) {
     m.txUpdate(collection, id, fields);
 }

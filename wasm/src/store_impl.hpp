@@ -227,7 +227,16 @@ struct Store::Impl {
     void writeField(CollectionState &c, DocState &d, uint32_t name, Cell v, bool absent, uint8_t flags);
     /** Writes a plain value to a field unless it already holds exactly that value. */
     void setField(CollectionState &c, DocState &d, const std::string &key, Cell v);
+    void setField(CollectionState &c, DocState &d, uint32_t name, Cell v);
+    struct NewField {
+        uint32_t name; // interned field name
+        Cell value;
+    };
+    /** The fields of a put, checked: written into the document (created, or brought back). */
+    void putCells(const std::string &coll, const std::string &id, std::vector<NewField> &fields);
+    static std::vector<NewField> &scratchFields(); // reused between puts
     void txPut(const std::string &coll, Value &&doc);
+    void txPutJson(const std::string &coll, const char *json, size_t size);
     void txUpdate(const std::string &coll, const std::string &id, const Value &fields);
     void txRemove(const std::string &coll, const std::string &id);
     void txIncrement(const std::string &coll, const std::string &id, const std::string &field, double by);

@@ -193,6 +193,9 @@ class Store {
 class Txn {
   public:
     void put(const std::string &collection, Value doc);
+    /** put() of a document given as JSON text, read straight into stored values (no JSON DOM): what
+     *  the JS bindings use for bulk writes. Same checks and errors as put(). */
+    void putJson(const std::string &collection, const char *json, size_t size);
     void update(const std::string &collection, const std::string &id, const Value &fields);
     void remove(const std::string &collection, const std::string &id);
     void increment(const std::string &collection, const std::string &id, const std::string &field, double by);
