@@ -56,7 +56,8 @@ Value parseJson(const std::string &text, const char *what) { return syncore::par
 
 val bytesOut(const syncore::Bytes &b) {
     // Uint8Array's constructor copies the view, so the result survives memory growth and later calls.
-    return val::global("Uint8Array").new_(emscripten::typed_memory_view(b.size(), b.data()));
+    static const val uint8Array = val::global("Uint8Array"); // one lookup, not one per write
+    return uint8Array.new_(emscripten::typed_memory_view(b.size(), b.data()));
 }
 
 val jsonOut(const Value &v) { return val(syncore::toJsonText(v)); }
