@@ -606,7 +606,10 @@ class Transaction {
   constructor(store) {
     this._store = store;
     this._ops = []; // JSON text of each operation
-    this._overlay = new Map(); // collection \0 id -> the document as this transaction left it (null: deleted)
+    // What this transaction wrote, for tx.get: recorded as a flat list (collection, id, doc) and only
+    // indexed the first time something reads it, so a bulk insert pays no map.
+    this._writes = [];
+    this._overlay = null; // collection \0 id -> the document as this transaction left it (null: deleted)
     this._done = false;
   }
 
@@ -621,6 +624,12 @@ class Transaction {
   }
 
   _current(collection, id) {
+    if (this._overlay === null) {
+      this._overlay = new Map();
+      const w = this._writes;
+      for (let i = 0; i < w.length; i += 3) this._overlay.set(`${w[i]}\u0000${w[i + 1]}`, w[i + 2]);
+      this._writes = null;
+    }
     const key = `${collection}\u0000${id}`;
     if (!this._overlay.has(key)) return this._store._core.json('get', collection, id);
     let d = this._overlay.get(key);
@@ -629,7 +638,8 @@ class Transaction {
   }
 
   _set(collection, id, doc) {
-    this._overlay.set(`${collection}\u0000${id}`, doc);
+    if (this._overlay === null) this._writes.push(collection, id, doc);
+    else this._overlay.set(`${collection}\u0000${id}`, doc);
   }
 }
 
@@ -637,11 +647,12 @@ class TxCollection {
   constructor(tx, name) {
     this._tx = tx;
     this.name = name;
+    this._quoted = JSON.stringify(name);
   }
 
   put(doc) {
     const text = documentText(doc, this.name);
-    this._tx._add(`{"op":"put","collection":${JSON.stringify(this.name)},"doc":${text}}`);
+    this._tx._add(`{"op":"put","collection":${this._quoted},"doc":${text}}`);
     this._tx._set(this.name, doc.id, text);
   }
 
