@@ -92,16 +92,89 @@ class NodePersistence extends Persistence {
 }
 NodePersistence.mounts = 0;
 
-export class IndexedDbPersistence extends Persistence {
-  constructor(m, mountPath, options) {
-    super('indexeddb', mountPath, `idb:${mountPath}`);
-    this.m = m;
-    this.debounceMs = options.debounceMs ?? 20;
+/**
+ * Writes become durable through an asynchronous save (IndexedDB, or the leader tab): debounced after
+ * writes, one at a time, retried with backoff. Subclasses implement save(), which makes every write
+ * made before it started durable.
+ */
+export class DebouncedPersistence extends Persistence {
+  constructor(kind, directory, key, debounceMs) {
+    super(kind, directory, key);
+    this.debounceMs = debounceMs ?? 20;
     this.timer = null;
-    this.running = null; // the syncfs in flight
+    this.running = null; // the save in flight
     this.waiters = []; // flush() promises: {target, resolve, reject}
     this.error = null;
     this.failures = 0;
+    this.closed = false;
+  }
+
+  written() {
+    this.writes++;
+    this.schedule(this.debounceMs);
+    this.onChange();
+  }
+
+  schedule(delay) {
+    if (this.timer !== null || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.run();
+    }, delay);
+  }
+
+  run() {
+    if (this.running) return this.running; // the next run starts when this one ends (see finally)
+    const target = this.writes;
+    this.running = this.save(target).then(
+      () => {
+        this.failures = 0;
+        this.error = null;
+        this.durable = Math.max(this.durable, target);
+        this.waiters = this.waiters.filter((w) => (this.durable >= w.target ? (w.resolve(), false) : true));
+      },
+      (err) => {
+        this.failures++;
+        this.error = err instanceof SyncoreError ? err : new SyncoreError('STORAGE', `saving failed: ${err?.message ?? err}`);
+        if (!this.closed) this.onError?.(this.error);
+      },
+    ).finally(() => {
+      this.running = null;
+      this.onChange();
+      if (this.durable < this.writes && !this.closed) {
+        // retry failures with backoff (at most 5 s); otherwise pick up the writes made meanwhile
+        this.schedule(this.failures ? Math.min(5000, 100 * 2 ** this.failures) : this.debounceMs);
+      }
+    });
+    return this.running;
+  }
+
+  flush() {
+    if (this.durable >= this.writes) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ target: this.writes, resolve, reject });
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      this.run();
+    });
+  }
+
+  /** Stops saving; pending flush() promises reject with `message`. */
+  stop(message) {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    const err = new SyncoreError('STORAGE', message);
+    for (const w of this.waiters) w.reject(err);
+    this.waiters = [];
+  }
+}
+
+export class IndexedDbPersistence extends DebouncedPersistence {
+  constructor(m, mountPath, options) {
+    super('indexeddb', mountPath, `idb:${mountPath}`, options.debounceMs);
+    this.m = m;
   }
 
   static async open(m, name, options = {}) {
@@ -118,12 +191,6 @@ export class IndexedDbPersistence extends Persistence {
     }
   }
 
-  written() {
-    this.writes++;
-    this.schedule(this.debounceMs);
-    this.onChange();
-  }
-
   // IDBFS copies a changed file whole: the journal segment a small write lands in is the cost of saving
   // it. 128 KiB segments keep that near the cost of an empty sync (1 MiB ones cost 4x more when full;
   // bench/browser_bench.mjs).
@@ -131,72 +198,23 @@ export class IndexedDbPersistence extends Persistence {
     return { directory: this.directory, segmentBytes: 128 << 10 };
   }
 
-  schedule(delay) {
-    if (this.timer !== null || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.run();
-    }, delay);
-  }
-
-  run() {
-    if (this.running) return this.running; // the next run starts when this one ends (see finally)
-    const target = this.writes;
+  async save(target) {
     const startedAt = Date.now();
-    this.running = this.m.syncMount(this.directory, false).then(
-      () => {
-        this.failures = 0;
-        this.error = null;
-        // A write during the sync may share the millisecond of the mtime IDBFS recorded; make sure the
-        // next sync sees those files as changed.
-        if (this.writes > target) this.m.bumpMtimes(this.directory, startedAt);
-        this.durable = Math.max(this.durable, target);
-        this.settle();
-      },
-      (err) => {
-        this.failures++;
-        this.error = new SyncoreError('STORAGE', `saving to IndexedDB failed: ${err?.message ?? err}`);
-        this.onError?.(this.error);
-      },
-    ).finally(() => {
-      this.running = null;
-      this.onChange();
-      if (this.durable < this.writes && !this.closed) {
-        // retry failures with backoff (at most 5 s); otherwise pick up the writes made meanwhile
-        this.schedule(this.failures ? Math.min(5000, 100 * 2 ** this.failures) : this.debounceMs);
-      }
-    });
-    return this.running;
-  }
-
-  settle() {
-    this.waiters = this.waiters.filter((w) => {
-      if (this.durable >= w.target) w.resolve();
-      return this.durable < w.target;
-    });
-  }
-
-  flush() {
-    if (this.durable >= this.writes) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ target: this.writes, resolve, reject });
-      if (this.timer !== null) {
-        clearTimeout(this.timer);
-        this.timer = null;
-      }
-      this.run();
-    });
+    try {
+      await this.m.syncMount(this.directory, false);
+    } catch (err) {
+      throw new SyncoreError('STORAGE', `saving to IndexedDB failed: ${err?.message ?? err}`);
+    }
+    // A write during the sync may share the millisecond of the mtime IDBFS recorded; make sure the next
+    // sync sees those files as changed.
+    if (this.writes > target) this.m.bumpMtimes(this.directory, startedAt);
   }
 
   async close() {
     try {
       await this.flush();
     } finally {
-      this.closed = true;
-      if (this.timer !== null) clearTimeout(this.timer);
-      const err = new SyncoreError('STORAGE', 'the store was closed before this write reached IndexedDB');
-      for (const w of this.waiters) w.reject(err);
-      this.waiters = [];
+      this.stop('the store was closed before this write reached IndexedDB');
       try {
         this.m.unmount(this.directory);
       } finally {

@@ -10,7 +10,7 @@
 //     merges its own replica into it, announces itself ('leader'), and every follower sends what the new
 //     leader lacks. A write is lost only if every tab that held it closed before any leader persisted it.
 // Messages: {t, from, to?, ...}; `to` addresses one tab, the rest ignore it. docs/ARCHITECTURE.md, "Tabs".
-import { Persistence } from './persistence.mjs';
+import { DebouncedPersistence } from './persistence.mjs';
 import { SyncoreError } from './errors.mjs';
 
 const HELLO_TIMEOUT_MS = 1500;
@@ -50,52 +50,16 @@ export function waitToLead(name, signal, onLead) {
 }
 
 /** A follower's persistence: durable once the leader says it has flushed this tab's writes. */
-export class FollowerPersistence extends Persistence {
+export class FollowerPersistence extends DebouncedPersistence {
   constructor(link) {
     super('tab', null, Symbol('tab'));
     this.link = link;
-    this.waiters = [];
-    this.timer = null;
-    this.debounceMs = 20;
   }
-  written() {
-    this.writes++;
-    if (this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.request();
-      }, this.debounceMs);
-    }
-    this.onChange();
-  }
-  request() {
-    const target = this.writes;
-    if (this.durable >= target) return;
-    this.link.requestFlush().then(
-      () => {
-        this.durable = Math.max(this.durable, target);
-        this.waiters = this.waiters.filter((w) => (this.durable >= w.target ? (w.resolve(), false) : true));
-        this.onChange();
-      },
-      () => {}, // the link re-sends to the next leader; closing rejects the waiters below
-    );
-  }
-  flush() {
-    if (this.durable >= this.writes) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ target: this.writes, resolve, reject });
-      if (this.timer !== null) {
-        clearTimeout(this.timer);
-        this.timer = null;
-      }
-      this.request();
-    });
+  save() {
+    return this.link.requestFlush(); // re-sent to the next leader if this one closes first
   }
   async close() {
-    if (this.timer !== null) clearTimeout(this.timer);
-    const err = new SyncoreError('STORAGE', 'the tab closed before the leader tab persisted this write');
-    for (const w of this.waiters) w.reject(err);
-    this.waiters = [];
+    this.stop('the tab closed before the leader tab persisted this write');
     await super.close();
   }
 }

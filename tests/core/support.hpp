@@ -5,6 +5,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -66,5 +67,31 @@ class TempDir {
 };
 
 std::string hex64(uint64_t v);
+
+// Every kind of value, at the edges of each encoding (small/large ints, inline/heap strings, nesting).
+inline std::vector<syncore::Value> sampleValues() {
+    return {nullptr,
+            true,
+            false,
+            0,
+            47,
+            48,
+            -1,
+            INT64_MIN,
+            INT64_MAX,
+            UINT64_MAX,
+            1.5,
+            -0.25,
+            1e300,
+            "",
+            "12345678",  // inline
+            "123456789", // heap
+            std::string(200, 'z'),
+            "héllo ✓",
+            syncore::Value::array(),
+            syncore::Value::object(),
+            syncore::Value::array({1, "a", nullptr, 2.5}),
+            syncore::Value{{"k", {{"nested", {1, 2}}}}, {"__proto__", 1}, {"b", "text long enough"}}};
+}
 
 } // namespace test

@@ -5,35 +5,7 @@
 
 using namespace syncore;
 
-namespace {
-
-// Every kind of value, at the edges of each encoding (small/large ints, inline/heap strings, nesting).
-std::vector<Value> sampleValues() {
-    return {nullptr,
-            true,
-            false,
-            0,
-            47,
-            48,
-            -1,
-            INT64_MIN,
-            INT64_MAX,
-            UINT64_MAX,
-            1.5,
-            -0.25,
-            1e300,
-            "",
-            "12345678",  // inline
-            "123456789", // heap
-            std::string(200, 'z'),
-            "héllo ✓",
-            Value::array(),
-            Value::object(),
-            Value::array({1, "a", nullptr, 2.5}),
-            Value{{"k", {{"nested", {1, 2}}}}, {"__proto__", 1}, {"b", "text long enough"}}};
-}
-
-} // namespace
+using test::sampleValues;
 
 TEST_CASE("codec: values round-trip, strings shared through the table") {
     const std::vector<Value> values = sampleValues();

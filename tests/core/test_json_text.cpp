@@ -124,29 +124,11 @@ TEST_CASE("json text: nesting is bounded, and deep input does not recurse") {
 }
 
 TEST_CASE("json text: the writer round-trips every value and writes shortest doubles") {
-    const std::vector<Value> values = {
-        nullptr,
-        true,
-        false,
-        0,
-        -1,
-        INT64_MIN,
-        INT64_MAX,
-        UINT64_MAX,
-        1.5,
-        -0.25,
-        0.1,
-        1.0 / 3,
-        1e300,
-        5e-324,
-        123456.789,
-        "",
-        "plain",
-        "q\"b\\s/\n\t\x01\x1f",
-        "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80",
-        Value::array(),
-        Value::object(),
-        Value{{"k", {{"nested", {1, 2, {{"x", nullptr}}}}}}, {"__proto__", 1}, {"b", "t"}}};
+    std::vector<Value> values = test::sampleValues();
+    for (Value v : {Value(0.1), Value(1.0 / 3), Value(5e-324), Value(123456.789), Value("q\"b\\s/\n\t\x01\x1f"),
+                    Value("h\xc3\xa9llo \xf0\x9f\x98\x80"),
+                    Value{{"k", {{"nested", {1, 2, {{"x", nullptr}}}}}}, {"__proto__", 1}, {"b", "t"}}})
+        values.push_back(v);
     for (const auto &v : values) {
         std::string text = toJsonText(v);
         INFO("text: " << text);

@@ -8,9 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openStore, SyncoreError } from '../../js/index.mjs';
-
-const tick = () => new Promise((resolve) => setImmediate(resolve));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+import { checkError, mem, push, rejectsWith, sleep, syncAll, tick } from './helpers.mjs';
 
 const dirs = [];
 function tempDir() {
@@ -22,36 +20,7 @@ after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-let counter = 0;
-const mem = (options = {}) => openStore({ name: `peer-${++counter}`, storage: 'memory', ...options });
 const open = (dir, options = {}) => openStore({ name: 'persisted', directory: dir, ...options });
-
-async function push(from, to) {
-  for (const batch of from.replication.changesSince(to.replication.vector())) await to.replication.apply(batch);
-}
-async function syncAll(a, b) {
-  for (let i = 0; i < 3; i++) {
-    await push(a, b);
-    await push(b, a);
-  }
-}
-
-function checkError(err, { type, code, message }) {
-  assert.ok(err instanceof Error, `expected an Error, got ${String(err)}`);
-  assert.equal(err.constructor, type, `expected a ${type.name}, got ${err.constructor.name} (${err.code}): ${err.message}`);
-  if (code !== undefined) assert.equal(err.code, code, `wrong code for: ${err.message}`);
-  if (message !== undefined) assert.match(err.message, message);
-  return true;
-}
-async function rejectsWith(fn, expected) {
-  let p;
-  try {
-    p = fn();
-  } catch (err) {
-    assert.fail(`threw synchronously instead of rejecting: ${err?.message}`);
-  }
-  await assert.rejects(p, (err) => checkError(err, expected));
-}
 
 /** Every file of the directory with its bytes (hex), to prove that nothing was written. */
 function dirBytes(dir) {

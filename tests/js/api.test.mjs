@@ -4,97 +4,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore, SyncoreError } from '../../js/index.mjs';
+import {
+  checkError, mem, push, rejectsWith, seeded, sleep, syncAll, throwsWith, tick, withStores,
+} from './helpers.mjs';
 
 // ------------------------------------------------------------------------------------------ helpers
-const tick = () => new Promise((resolve) => setImmediate(resolve));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const HEX32 = /^[0-9a-f]{32}$/;
 const HEX16 = /^[0-9a-f]{16}$/;
-
-const SEED = (() => {
-  const env = process.env.SYNCORE_SEED;
-  if (env === undefined || env === '') return (Math.random() * 2 ** 32) >>> 0;
-  if (/^\d+$/.test(env)) return Number(env) >>> 0;
-  let h = 2166136261; // FNV-1a of a non-numeric seed
-  for (const ch of env) h = Math.imul(h ^ ch.codePointAt(0), 16777619) >>> 0;
-  return h;
-})();
-
-/** mulberry32: small seeded PRNG, returns floats in [0, 1). */
-function prng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Runs fn(rnd) with a PRNG seeded from SEED (+ salt); a failure names the seed to reproduce it. */
-async function seeded(salt, fn) {
-  const seed = (SEED + salt) >>> 0;
-  try {
-    await fn(prng(seed));
-  } catch (err) {
-    const note = `[reproduce with SYNCORE_SEED=${SEED}]`;
-    console.error(`seeded test failed ${note}`);
-    if (err && typeof err === 'object') {
-      try {
-        err.message = `${err.message} ${note}`;
-      } catch { /* read-only message */ }
-    }
-    throw err;
-  }
-}
-
-let storeCounter = 0;
-function mem(options = {}) {
-  return openStore({ name: `mem-${++storeCounter}`, storage: 'memory', ...options });
-}
-
-/** Ships what `to` lacks from `from`; returns the rows applied. */
-async function push(from, to) {
-  let rows = 0;
-  for (const batch of from.replication.changesSince(to.replication.vector())) {
-    rows += (await to.replication.apply(batch)).rowsApplied;
-  }
-  return rows;
-}
-
-/** Exchanges changes between every pair until nothing moves (custom resolutions may need a 2nd round). */
-async function syncAll(...stores) {
-  for (let round = 0; round < 6; round++) {
-    let moved = 0;
-    for (const x of stores) for (const y of stores) if (x !== y) moved += await push(x, y);
-    if (moved === 0) return;
-  }
-  throw new Error('replicas did not stop exchanging changes after 6 rounds');
-}
-
-function checkError(err, { type, code, message }) {
-  assert.ok(err instanceof Error, `expected an Error, got ${String(err)}`);
-  assert.equal(err.constructor, type, `expected a ${type.name}, got ${err.constructor.name} (${err.code}): ${err.message}`);
-  if (code !== undefined) assert.equal(err.code, code, `wrong code for: ${err.message}`);
-  if (message !== undefined) assert.match(err.message, message);
-  return true;
-}
-
-/** fn() must return a promise (never throw synchronously) that rejects with the expected error. */
-async function rejectsWith(fn, expected) {
-  let p;
-  try {
-    p = fn();
-  } catch (err) {
-    assert.fail(`threw synchronously instead of returning a rejected promise: ${err?.constructor?.name}: ${err?.message}`);
-  }
-  assert.ok(p && typeof p.then === 'function', 'expected a promise');
-  await assert.rejects(p, (err) => checkError(err, expected));
-}
-
-function throwsWith(fn, expected) {
-  assert.throws(fn, (err) => checkError(err, expected));
-}
 
 /** Everything observable about a store's data, as one string. */
 function fingerprint(store, names) {
@@ -175,16 +91,13 @@ describe('openStore', () => {
   });
 
   test('without declared collections any valid name works', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       await s.collection('a').put({ id: '1' });
       await s.collection('b').put({ id: '1' });
       assert.equal(s.collection('a').count(), 1);
       assert.equal(s.collection('b').count(), 1);
       assert.equal(s.collection('c').count(), 0);
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   const badOptions = [
@@ -500,8 +413,7 @@ describe('find: where / orderBy / limit', () => {
 // ------------------------------------------------------------------------------------------ subscribe
 describe('subscribe (live queries)', () => {
   test('fires at once with the current result, again on a change, not when the result is unchanged, never after unsubscribe', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const c = s.collection('tasks');
       await c.put({ id: 't1', done: false, n: 2 });
       const calls = [];
@@ -532,14 +444,11 @@ describe('subscribe (live queries)', () => {
       await tick();
       assert.equal(calls.length, 4, 'no call after unsubscribe');
       off(); // twice is harmless
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('subscribe(fn) watches the whole collection and receives full documents', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const c = s.collection('all');
       const calls = [];
       const off = c.subscribe((docs) => calls.push(docs));
@@ -552,14 +461,11 @@ describe('subscribe (live queries)', () => {
       assert.deepEqual(calls.at(-1), []);
       assert.equal(calls.length, 3);
       off();
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('several writes in one turn give one call with the final result; limit applies', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const c = s.collection('x');
       const calls = [];
       c.subscribe({ orderBy: { n: 'desc' }, limit: 2 }, (docs) => calls.push(ids(docs)));
@@ -572,15 +478,11 @@ describe('subscribe (live queries)', () => {
       await c.put({ id: 'e', n: -1 });
       await tick();
       assert.equal(calls.length, n);
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('fires on remote changes applied through replication', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       const calls = [];
       b.collection('c').subscribe({ where: { shared: true } }, (docs) => calls.push(ids(docs)));
       await a.collection('c').put({ id: 'r1', shared: true });
@@ -588,15 +490,11 @@ describe('subscribe (live queries)', () => {
       await push(a, b);
       await tick();
       assert.deepEqual(calls, [[], ['r1']]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('a callback that throws is reported on the error event and does not stop other subscribers', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const c = s.collection('x');
       const errors = [];
       s.on('error', (e) => errors.push(e));
@@ -612,26 +510,20 @@ describe('subscribe (live queries)', () => {
       await tick();
       assert.deepEqual(errors, [boom]);
       assert.deepEqual(other, [0, 1]);
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('bad arguments: callback not a function, unknown query key', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const c = s.collection('x');
       throwsWith(() => c.subscribe({}, 'fn'), { type: TypeError, message: /subscribe: the callback must be a function, got a string/ });
       throwsWith(() => c.subscribe({ wher: {} }, () => {}), { type: TypeError, message: /unknown query key 'wher'/ });
       throwsWith(() => c.subscribe(42, () => {}), { type: TypeError, message: /query must be an object/ });
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('an unknown query operator makes subscribe throw a TypeError (as find does) and registers nothing', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const c = s.collection('x');
       const calls = [];
       const errors = [];
@@ -649,9 +541,7 @@ describe('subscribe (live queries)', () => {
       await tick();
       assert.deepEqual(calls, []);
       assert.deepEqual(errors, [], 'a bad query is the caller\'s error, not an error event on every write');
-    } finally {
-      await s.close();
-    }
+    });
   });
 });
 
@@ -815,8 +705,7 @@ describe('store.transaction', () => {
 // ------------------------------------------------------------------------------------------ status and events
 describe('status and store.on', () => {
   test('status is a copy with the documented fields; a memory store reports persisted false after a write', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const st = s.status;
       assert.deepEqual(Object.keys(st).sort(), ['connected', 'error', 'lastSyncAt', 'pending', 'persisted', 'synced']);
       st.connected = true;
@@ -830,14 +719,11 @@ describe('status and store.on', () => {
       assert.equal(events[0].persisted, false);
       off();
       await s.flush(); // resolves even though memory never becomes durable
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test("'status' unsubscribe: a removed listener is not called, another one still is", async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const kept = [];
       const removed = [];
       s.on('status', (x) => kept.push(x));
@@ -846,14 +732,11 @@ describe('status and store.on', () => {
       await s.collection('c').put({ id: 'a' });
       assert.equal(kept.length, 1);
       assert.equal(removed.length, 0);
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test("'change' gives {collection, ids, source}; unsubscribe stops it; listeners are independent", async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const a = [];
       const b = [];
       const offA = s.on('change', (e) => a.push(e));
@@ -871,30 +754,22 @@ describe('status and store.on', () => {
       await s.collection('c').put({ id: 'y' });
       assert.equal(a.length, 3);
       assert.equal(b.length, 4);
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test("'change' from replication.apply has source 'remote'", async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       const events = [];
       b.on('change', (e) => events.push(e));
       await a.collection('c').put({ id: 'x' });
       await a.collection('d').put({ id: 'y' });
       await push(a, b);
       assert.deepEqual(events.map((e) => [e.collection, e.ids, e.source]).sort(), [['c', ['x'], 'remote'], ['d', ['y'], 'remote']]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test("a listener that throws is reported on 'error'; the write itself succeeds", async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const errors = [];
       const offErr = s.on('error', (e) => errors.push(e));
       const boom = new Error('listener broke');
@@ -909,9 +784,7 @@ describe('status and store.on', () => {
       assert.equal(errors.length, 1, 'the removed error listener is not called');
       assert.deepEqual(errors2, [boom]);
       off();
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test("'conflict' delivers the new records; its unsubscribe stops it", async () => {
@@ -941,8 +814,7 @@ describe('status and store.on', () => {
   });
 
   test('bad arguments: unknown event, listener not a function', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       throwsWith(() => s.on('changes', () => {}), { type: TypeError, message: /unknown event 'changes'/ });
       throwsWith(() => s.on('Change', () => {}), { type: TypeError, message: /unknown event 'Change'/ });
       throwsWith(() => s.on(undefined, () => {}), { type: TypeError, message: /unknown event/ });
@@ -951,18 +823,14 @@ describe('status and store.on', () => {
       for (const ev of ['change', 'status', 'conflict', 'error', 'outdated']) {
         assert.equal(typeof s.on(ev, () => {}), 'function', `on('${ev}') returns the unsubscribe function`);
       }
-    } finally {
-      await s.close();
-    }
+    });
   });
 });
 
 // ------------------------------------------------------------------------------------------ replication
 describe('replication between two in-memory stores', () => {
   test('vector, changesSince, apply: the replicas converge to equal state hashes and documents', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       assert.deepEqual(a.replication.vector(), {});
       await a.collection('c').put({ id: '1', v: 'a' });
       await b.collection('c').put({ id: '2', v: 'b' });
@@ -988,16 +856,11 @@ describe('replication between two in-memory stores', () => {
       let rows = 0;
       for (const x of more) rows += (await b.replication.apply(x)).rowsApplied;
       assert.equal(rows, 0);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('applying a batch twice changes nothing the second time', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       await a.collection('c').put({ id: '1', n: 1 });
       await a.collection('c').increment('1', 'n', 2);
       const [batch] = a.replication.changesSince({});
@@ -1009,10 +872,7 @@ describe('replication between two in-memory stores', () => {
       assert.deepEqual(r2, { changed: [], newConflicts: [], clearedConflicts: [], rowsApplied: 0 });
       assert.equal(b.replication.stateHash(), h);
       assert.equal(b.collection('c').get('1').n, 3);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('maxBatchBytes splits into several batches; collections filters', async () => {
@@ -1039,9 +899,7 @@ describe('replication between two in-memory stores', () => {
   });
 
   test('encodeState applied to a fresh store reproduces the state', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       await a.collection('c').put({ id: '1', v: [1, 2] });
       await a.collection('c').put({ id: '2' });
       await a.collection('c').delete('2');
@@ -1050,16 +908,11 @@ describe('replication between two in-memory stores', () => {
       await b.replication.apply(state);
       assert.equal(b.replication.stateHash(), a.replication.stateHash());
       assert.deepEqual(b.collection('c').find(), [{ id: '1', v: [1, 2] }]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('lww (default): concurrent writes to one field converge on the later write, no conflict records', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       await a.collection('c').put({ id: 'x', f: 'base' });
       await syncAll(a, b);
       await a.collection('c').update('x', { f: 'a' });
@@ -1071,16 +924,11 @@ describe('replication between two in-memory stores', () => {
       assert.equal(b.collection('c').get('x').f, 'b');
       assert.deepEqual(a.conflicts.list(), []);
       assert.deepEqual(b.conflicts.list(), []);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('concurrent writes to different fields of one document both survive', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       await a.collection('c').put({ id: 'x', f: 0, g: 0 });
       await syncAll(a, b);
       await a.collection('c').update('x', { f: 1 });
@@ -1088,16 +936,11 @@ describe('replication between two in-memory stores', () => {
       await syncAll(a, b);
       assert.deepEqual(a.collection('c').get('x'), { id: 'x', f: 1, g: 2 });
       assert.equal(a.replication.stateHash(), b.replication.stateHash());
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('concurrent increments add up', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       await a.collection('c').put({ id: 'k', votes: 1 });
       await syncAll(a, b);
       await a.collection('c').increment('k', 'votes', 2);
@@ -1107,16 +950,11 @@ describe('replication between two in-memory stores', () => {
       assert.equal(a.collection('c').get('k').votes, 7);
       assert.equal(b.collection('c').get('k').votes, 7);
       assert.equal(a.replication.stateHash(), b.replication.stateHash());
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('a delete beats a concurrent edit; writing the document after seeing the delete brings it back', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       await a.collection('c').put({ id: 'x', v: 1 });
       await syncAll(a, b);
       await a.collection('c').delete('x');
@@ -1129,10 +967,7 @@ describe('replication between two in-memory stores', () => {
       await b.collection('c').put({ id: 'x', v: 3 });
       await syncAll(a, b);
       assert.deepEqual(a.collection('c').get('x'), { id: 'x', v: 3 });
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test("manual: same field written on both replicas -> equal hashes, a record on each, winner agreed", async () => {
@@ -1368,9 +1203,7 @@ describe('replication between two in-memory stores', () => {
 // ------------------------------------------------------------------------------------------ snapshots
 describe('snapshots', () => {
   test('create returns its info, list shows it, restore brings the documents back as a new change that syncs', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       const c = a.collection('c');
       await c.put({ id: '1', v: 1 });
       await c.put({ id: '2', v: 2 });
@@ -1406,15 +1239,11 @@ describe('snapshots', () => {
       assert.deepEqual(b.collection('c').find(), docsBefore);
       assert.equal(a.replication.stateHash(), b.replication.stateHash());
       assert.equal(b.snapshots.list().length, 0, 'snapshots are local to the store');
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('a restore can itself be undone by restoring a later snapshot', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const c = s.collection('c');
       await c.put({ id: '1', v: 'old' });
       const old = await s.snapshots.create('old');
@@ -1424,9 +1253,7 @@ describe('snapshots', () => {
       assert.equal(c.get('1').v, 'old');
       await s.snapshots.restore(nu.id);
       assert.equal(c.get('1').v, 'new');
-    } finally {
-      await s.close();
-    }
+    });
   });
 });
 
@@ -1652,8 +1479,7 @@ describe('__proto__ and constructor keys are plain data', () => {
   const own = (o, k) => Object.getOwnPropertyDescriptor(o, k)?.value;
 
   test('JSON.parse documents with __proto__ and constructor are stored and read back as own data', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       const c = s.collection('c');
       const doc = JSON.parse('{"id":"p","__proto__":{"polluted":true,"x":1},"constructor":{"prototype":{"polluted":true}},"nested":{"__proto__":{"polluted":1}}}');
       await c.put(doc);
@@ -1679,15 +1505,11 @@ describe('__proto__ and constructor keys are plain data', () => {
       assert.equal(Object.getPrototypeOf(upd), Object.prototype);
       assert.deepEqual(c.find({ orderBy: '__proto__' }).map((d) => d.id), ['p']);
       untouched();
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('keys created with Object.defineProperty, in a transaction, a live query and a replica', async () => {
-    const a = await mem();
-    const b = await mem();
-    try {
+    await withStores(2, async (a, b) => {
       const doc = { id: 'q' };
       Object.defineProperty(doc, '__proto__', { value: { polluted: 'yes' }, enumerable: true, configurable: true, writable: true });
       Object.defineProperty(doc, 'constructor', { value: { name: 'Evil' }, enumerable: true, configurable: true, writable: true });
@@ -1712,15 +1534,11 @@ describe('__proto__ and constructor keys are plain data', () => {
       assert.equal(Object.getPrototypeOf(remote), Object.prototype);
       assert.equal(remote.polluted, undefined);
       untouched();
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test("collections and ids named '__proto__' / 'constructor' / 'hasOwnProperty' are ordinary", async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       for (const name of ['__proto__', 'constructor', 'hasOwnProperty', 'toString']) {
         await s.collection(name).put({ id: name, v: name });
         await s.collection('plain').put({ id: name, v: name });
@@ -1736,9 +1554,7 @@ describe('__proto__ and constructor keys are plain data', () => {
       await s.collection('plain').increment('__proto__', '__proto__', 2);
       assert.equal(own(s.collection('plain').get('__proto__'), '__proto__'), 2);
       untouched();
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('a __proto__ field in conflict records, resolutions and snapshots stays data', async () => {
@@ -1775,8 +1591,7 @@ describe('__proto__ and constructor keys are plain data', () => {
   });
 
   test('an object whose real prototype was replaced is refused, not flattened', async () => {
-    const s = await mem();
-    try {
+    await withStores(1, async (s) => {
       await rejectsWith(() => s.collection('c').put({ id: 'lit', __proto__: { evil: 1 } }), { type: TypeError, message: /plain object/ });
       await rejectsWith(() => s.collection('c').put({ id: 'v', inner: Object.create({ evil: 1 }) }), { type: TypeError, message: /document\.inner.*not a plain object/ });
       assert.equal(s.collection('c').count(), 0);
@@ -1784,9 +1599,7 @@ describe('__proto__ and constructor keys are plain data', () => {
       await s.collection('c').put(Object.assign(Object.create(null), { id: 'np', v: 1 }));
       assert.deepEqual(s.collection('c').get('np'), { id: 'np', v: 1 });
       untouched();
-    } finally {
-      await s.close();
-    }
+    });
   });
 });
 
@@ -1964,9 +1777,7 @@ describe('randomized (seeded)', () => {
 
   test('random JSON documents round-trip exactly through put/get, find and replication', async () => {
     await seeded(2, async (rnd) => {
-      const a = await mem();
-      const b = await mem();
-      try {
+      await withStores(2, async (a, b) => {
         const expected = new Map();
         for (let i = 0; i < 150; i++) {
           const doc = randomJson(rnd);
@@ -1981,10 +1792,7 @@ describe('randomized (seeded)', () => {
         assert.equal(b.collection('r').count(), expected.size);
         assert.equal(a.replication.stateHash(), b.replication.stateHash());
         assert.equal(Object.prototype.polluted, undefined);
-      } finally {
-        await a.close();
-        await b.close();
-      }
+      });
     });
   });
 

@@ -51,19 +51,8 @@ class Parser {
                 std::string s;
                 readString(s);
                 *slot = std::move(s);
-            } else if (c == 't') {
-                literal("true");
-                *slot = true;
-            } else if (c == 'f') {
-                literal("false");
-                *slot = false;
-            } else if (c == 'n') {
-                literal("null");
-                *slot = nullptr;
-            } else if (c == '-' || (c >= '0' && c <= '9')) {
-                readNumber(*slot);
             } else {
-                fail(p_ == end_ ? "unexpected end" : "unexpected character");
+                readScalar(*slot);
             }
             // ---- after a value: close containers or move to the next member
             for (;;) {
@@ -183,17 +172,9 @@ class Parser {
             } while (depth > 0 && p_ < end_);
             if (depth > 0)
                 fail("unexpected end");
-        } else if (c == 't') {
-            literal("true");
-        } else if (c == 'f') {
-            literal("false");
-        } else if (c == 'n') {
-            literal("null");
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            Value ignored;
-            readNumber(ignored);
         } else {
-            fail(p_ == end_ ? "unexpected end" : "unexpected character");
+            Value ignored;
+            readScalar(ignored);
         }
         span.data = start;
         span.size = static_cast<size_t>(p_ - start);
@@ -217,6 +198,25 @@ class Parser {
         ++p_;
         // A repeated key keeps the last value, as JSON.parse does.
         return &(*top.v)[top.key];
+    }
+
+    // true, false, null or a number (anything else is an error here)
+    void readScalar(Value &out) {
+        char c = peek();
+        if (c == 't') {
+            literal("true");
+            out = true;
+        } else if (c == 'f') {
+            literal("false");
+            out = false;
+        } else if (c == 'n') {
+            literal("null");
+            out = nullptr;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            readNumber(out);
+        } else {
+            fail(p_ == end_ ? "unexpected end" : "unexpected character");
+        }
     }
 
     char peek() const { return p_ < end_ ? *p_ : '\0'; }

@@ -1,0 +1,104 @@
+// Helpers shared by the node:test files of the package (tests/js/*.test.mjs).
+import assert from 'node:assert/strict';
+import { openStore } from '../../js/index.mjs';
+
+export const tick = () => new Promise((resolve) => setImmediate(resolve));
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Seed of the randomized tests: SYNCORE_SEED (a number, or any text), else random. */
+export const SEED = (() => {
+  const env = process.env.SYNCORE_SEED;
+  if (env === undefined || env === '') return (Math.random() * 2 ** 32) >>> 0;
+  if (/^\d+$/.test(env)) return Number(env) >>> 0;
+  let h = 2166136261; // FNV-1a of a non-numeric seed
+  for (const ch of env) h = Math.imul(h ^ ch.codePointAt(0), 16777619) >>> 0;
+  return h;
+})();
+
+/** mulberry32: small seeded PRNG, returns floats in [0, 1). */
+export function prng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Runs fn(rnd) with a PRNG seeded from SEED (+ salt); a failure names the seed to reproduce it. */
+export async function seeded(salt, fn) {
+  const seed = (SEED + salt) >>> 0;
+  try {
+    await fn(prng(seed));
+  } catch (err) {
+    const note = `[reproduce with SYNCORE_SEED=${SEED}]`;
+    console.error(`seeded test failed ${note}`);
+    if (err && typeof err === 'object') {
+      try {
+        err.message = `${err.message} ${note}`;
+      } catch { /* read-only message */ }
+    }
+    throw err;
+  }
+}
+
+let storeCounter = 0;
+/** A fresh in-memory store. */
+export function mem(options = {}) {
+  return openStore({ name: `mem-${++storeCounter}`, storage: 'memory', ...options });
+}
+
+/** Runs fn(...stores) with `count` fresh in-memory stores, closed afterwards whatever happens. */
+export async function withStores(count, fn, options = {}) {
+  const stores = [];
+  try {
+    for (let i = 0; i < count; i++) stores.push(await mem(options));
+    return await fn(...stores);
+  } finally {
+    for (const s of stores) await s.close();
+  }
+}
+
+/** Ships what `to` lacks from `from`; returns the rows applied. */
+export async function push(from, to) {
+  let rows = 0;
+  for (const batch of from.replication.changesSince(to.replication.vector())) {
+    rows += (await to.replication.apply(batch)).rowsApplied;
+  }
+  return rows;
+}
+
+/** Exchanges changes between every pair until nothing moves (custom resolutions may need a 2nd round). */
+export async function syncAll(...stores) {
+  for (let round = 0; round < 6; round++) {
+    let moved = 0;
+    for (const x of stores) for (const y of stores) if (x !== y) moved += await push(x, y);
+    if (moved === 0) return;
+  }
+  throw new Error('replicas did not stop exchanging changes after 6 rounds');
+}
+
+export function checkError(err, { type, code, message }) {
+  assert.ok(err instanceof Error, `expected an Error, got ${String(err)}`);
+  assert.equal(err.constructor, type, `expected a ${type.name}, got ${err.constructor.name} (${err.code}): ${err.message}`);
+  if (code !== undefined) assert.equal(err.code, code, `wrong code for: ${err.message}`);
+  if (message !== undefined) assert.match(err.message, message);
+  return true;
+}
+
+/** fn() must return a promise (never throw synchronously) that rejects with the expected error. */
+export async function rejectsWith(fn, expected) {
+  let p;
+  try {
+    p = fn();
+  } catch (err) {
+    assert.fail(`threw synchronously instead of returning a rejected promise: ${err?.constructor?.name}: ${err?.message}`);
+  }
+  assert.ok(p && typeof p.then === 'function', 'expected a promise');
+  await assert.rejects(p, (err) => checkError(err, expected));
+}
+
+export function throwsWith(fn, expected) {
+  assert.throws(fn, (err) => checkError(err, expected));
+}
