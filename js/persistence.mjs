@@ -25,6 +25,7 @@ export class Persistence {
     this.key = key;
     this.writes = 0; // writes made so far
     this.durable = 0; // writes known to be durable
+    this.error = null; // the last save's failure, until a save succeeds
     this.onChange = () => {};
   }
   get persisted() {
@@ -37,6 +38,7 @@ export class Persistence {
   /** The core has written (a commit, an applied batch, a configuration change). */
   written() {
     this.writes++;
+    this.onChange();
   }
   async flush() {}
   async close() {
@@ -70,8 +72,7 @@ class NodePersistence extends Persistence {
       fs.mkdirSync(hostDir, { recursive: true });
       const mountPath = `/node/${++NodePersistence.mounts}`;
       m.mountNode(mountPath, hostDir);
-      const p = new NodePersistence(m, hostDir, mountPath);
-      return p;
+      return new NodePersistence(m, hostDir, mountPath);
     } catch (err) {
       openDirectories.delete(`node:${hostDir}`);
       throw err;
@@ -79,8 +80,8 @@ class NodePersistence extends Persistence {
   }
   written() {
     // NODEFS writes through to the host file system inside the core's call.
-    this.writes++;
-    this.durable = this.writes;
+    this.durable = this.writes + 1;
+    super.written();
   }
   async close() {
     try {
@@ -110,9 +111,8 @@ export class DebouncedPersistence extends Persistence {
   }
 
   written() {
-    this.writes++;
     this.schedule(this.debounceMs);
-    this.onChange();
+    super.written();
   }
 
   schedule(delay) {
@@ -224,10 +224,19 @@ export class IndexedDbPersistence extends DebouncedPersistence {
   }
 }
 
+/** Where openStore keeps a store: 'memory', 'directory' (Node) or 'indexeddb' (browser). */
+function storageOf(options) {
+  const storage = options.storage ?? (options.directory != null ? 'directory' : 'auto');
+  if (storage === 'auto') {
+    return typeof indexedDB !== 'undefined' && typeof window !== 'undefined' ? 'indexeddb' : 'memory';
+  }
+  if (storage === 'memory' || storage === 'directory' || storage === 'indexeddb') return storage;
+  throw new TypeError(`openStore: unknown storage '${storage}' (expected 'auto', 'memory', 'indexeddb' or 'directory')`);
+}
+
 /** True when openStore would keep this store in IndexedDB. */
 export function usesIndexedDb(options) {
-  const storage = options.storage ?? (options.directory != null ? 'directory' : 'auto');
-  return storage === 'indexeddb' || (storage === 'auto' && typeof indexedDB !== 'undefined' && typeof window !== 'undefined');
+  return storageOf(options) === 'indexeddb';
 }
 
 /**
@@ -235,17 +244,15 @@ export function usesIndexedDb(options) {
  * options.storage === 'memory'; elsewhere -> memory.
  */
 export async function openPersistence(m, name, options) {
-  const storage = options.storage ?? (options.directory != null ? 'directory' : 'auto');
-  if (storage === 'memory') return new MemoryPersistence();
-  if (options.directory != null || storage === 'directory') {
-    if (typeof options.directory !== 'string' || options.directory === '') {
-      throw new TypeError("openStore: 'directory' must be a non-empty path");
-    }
-    return NodePersistence.open(m, options.directory);
+  switch (storageOf(options)) {
+    case 'memory':
+      return new MemoryPersistence();
+    case 'directory':
+      if (typeof options.directory !== 'string' || options.directory === '') {
+        throw new TypeError("openStore: 'directory' must be a non-empty path");
+      }
+      return NodePersistence.open(m, options.directory);
+    default:
+      return IndexedDbPersistence.open(m, name, options);
   }
-  if (storage === 'indexeddb' || (storage === 'auto' && typeof indexedDB !== 'undefined' && typeof window !== 'undefined')) {
-    return IndexedDbPersistence.open(m, name, options);
-  }
-  if (storage === 'auto') return new MemoryPersistence();
-  throw new TypeError(`openStore: unknown storage '${storage}' (expected 'auto', 'memory', 'indexeddb' or 'directory')`);
 }

@@ -218,12 +218,7 @@ export class Store {
       for (const w of follower.waiters) p.flush().then(w.resolve, w.reject);
       follower.waiters = [];
       await follower.close();
-      if (this._declared) {
-        for (const [name, c] of this._declared) {
-          const policy = c?.conflicts ?? 'lww';
-          if (this._core.call('policy', name) !== policy) this._write(() => this._core.call('configureCollection', name, policy));
-        }
-      }
+      this._configureCollections();
       // the persisted copy may hold what this tab never saw: every live query runs again
       for (const sub of this._subs) this._dirty.add(sub.collection);
       this._refresh();
@@ -254,12 +249,7 @@ export class Store {
       this._updateStatus();
       return;
     }
-    if (this._declared) {
-      for (const [name, c] of this._declared) {
-        const policy = c?.conflicts ?? 'lww';
-        if (this._core.call('policy', name) !== policy) this._write(() => this._core.call('configureCollection', name, policy));
-      }
-    }
+    this._configureCollections();
     if (stored < wanted) {
       if (this._options.migrate) {
         await this.transaction((tx) => this._options.migrate(tx, { from: stored, to: wanted, store: this }));
@@ -270,6 +260,15 @@ export class Store {
     this._updateStatus();
     // Custom-policy records left over from an earlier session get their answer now.
     await this._answerCustom(this.conflicts.list().map((c) => c.id));
+  }
+
+  /** Stores the declared conflict policies (only the ones that differ: each is a journal record). */
+  _configureCollections() {
+    if (!this._declared) return;
+    for (const [name, c] of this._declared) {
+      const policy = c?.conflicts ?? 'lww';
+      if (this._core.call('policy', name) !== policy) this._write(() => this._core.call('configureCollection', name, policy));
+    }
   }
 
   _later(fn) {
@@ -373,8 +372,7 @@ export class Store {
   _write(fn) {
     this._checkWritable();
     const r = fn();
-    this._persistence.written();
-    this._updateStatus();
+    this._persistence.written(); // which updates the status (persistence.onChange)
     return r;
   }
 
@@ -410,7 +408,6 @@ export class Store {
     const r = JSON.parse(this._core.call('apply', bytes));
     if (r.rowsApplied || r.changed.length || r.newConflicts.length || r.clearedConflicts.length) {
       this._persistence.written();
-      this._updateStatus();
     }
     if (source === 'remote') this._tabs?.broadcast(bytes); // the relay's batches reach every tab
     if (r.changed.length && this._wanted()) this._changed(r.changed, source);
@@ -502,9 +499,12 @@ export class Store {
   }
 
   _updateStatus(patch) {
-    const next = { ...this._status, ...patch, persisted: this._persistence.persisted };
-    if (!patch?.error && this._persistence.error === null) next.error = null;
     const s = this._status;
+    const persisted = this._persistence.persisted;
+    // the common call, after a write: nothing but `persisted` can have changed
+    if (!patch && s.persisted === persisted && (s.error === null) === (this._persistence.error === null)) return;
+    const next = { ...s, ...patch, persisted };
+    if (!patch?.error && this._persistence.error === null) next.error = null;
     if (Object.keys(next).some((k) => next[k] !== s[k])) {
       this._status = next;
       this._emit('status', { ...next });
@@ -539,14 +539,14 @@ export class Collection {
   /** Writes the whole document (fields it lacks are removed). */
   async put(doc) {
     const text = documentText(doc, this.name);
-    this.store._commitDoc(this.name, doc.id, () => this.store._core.call('put', this.name, text));
+    this.store._commitDoc(this.name, doc.id, () => this.store._core.call('put', this.name, utf8(text)));
   }
 
   /** Writes some fields of an existing document. */
   async update(id, fields) {
     checkId(id, `${this.name}.update: the id`);
     const text = fieldsText(fields, this.name);
-    this.store._commitDoc(this.name, id, () => this.store._core.call('update', this.name, id, text));
+    this.store._commitDoc(this.name, id, () => this.store._core.call('update', this.name, id, utf8(text)));
   }
 
   /** Deletes the document; resolves to whether it existed. */

@@ -146,7 +146,7 @@ export class TabLink {
         case 'schema':
           // a newer version of the app opened in another tab and migrated the data: this one is outdated
           if (this.leader && msg.version > store._core.call('schemaVersion')) {
-            store._core.call('setSchemaVersion', msg.version);
+            store._core.call('setSchemaVersion', msg.version); // even though this tab becomes read-only
             store._persistence.written();
           }
           if (msg.version > (store._options.schemaVersion ?? 0) && !store._outdated) {

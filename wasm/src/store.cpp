@@ -488,21 +488,14 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     auto idIt = doc.find("id");
     if (idIt == doc.end() || !idIt->is_string())
         fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
-    const std::string id = idIt->get<std::string>(); // a copy: the document's values are moved below
-    checkDocId(id);
+    std::vector<NewField> &fields = scratchFields();
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (it.key() != "id") {
             checkFieldName(it.key());
             validateValue(it.value(), it.key());
+            fields.push_back({internField(it.key()), 0, Cell::of(it.value())}); // name order: Value's own
         }
-    if (approxValueSize(doc) > options.maxDocumentBytes)
-        fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
-                                           std::to_string(options.maxDocumentBytes) + " bytes");
-    std::vector<NewField> &fields = scratchFields();
-    for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (it.key() != "id")
-            fields.push_back({internField(it.key()), Cell::of(it.value())});
-    putCells(coll, id, fields);
+    putCells(coll, idIt->get_ref<const std::string &>(), fields);
 }
 
 void Store::Impl::txPutJson(const std::string &coll, const char *json, size_t size) {
@@ -510,7 +503,7 @@ void Store::Impl::txPutJson(const std::string &coll, const char *json, size_t si
     std::vector<NewField> &fields = scratchFields();
     std::string id;
     bool hasId = false;
-    size_t bytes = 2;
+    uint32_t pos = 0;
     forEachJsonMember(json, size, "document", [&](const std::string &key, const JsonSpan &v) {
         if (key == "id") {
             if (!v.plainString && (v.size == 0 || v.data[0] != '"'))
@@ -521,33 +514,30 @@ void Store::Impl::txPutJson(const std::string &coll, const char *json, size_t si
             return;
         }
         checkFieldName(key);
-        Cell cell;
         if (v.plainString) {
-            cell = Cell::ofString(std::string_view(v.data + 1, v.size - 2));
+            fields.push_back({internField(key), pos, Cell::ofString(std::string_view(v.data + 1, v.size - 2))});
         } else {
             Value value = parseJsonText(v.data, v.size, "document");
             validateValue(value, key);
-            cell = Cell::of(value);
+            fields.push_back({internField(key), pos, Cell::of(value)});
         }
-        bytes += key.size() + cell.approxSize() + 2;
-        uint32_t name = internField(key);
-        // a repeated key keeps the last value, as JSON.parse does
-        for (auto &f : fields)
-            if (f.name == name) {
-                f.value = std::move(cell);
-                return;
-            }
-        fields.push_back({name, std::move(cell)});
+        ++pos;
     });
     if (!hasId)
         fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
-    checkDocId(id);
-    if (bytes > options.maxDocumentBytes)
-        fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
-                                           std::to_string(options.maxDocumentBytes) + " bytes");
-    // Fields in name order, as put() of a Value writes them: equal documents, equal rows and seqs.
-    std::sort(fields.begin(), fields.end(),
-              [&](const NewField &a, const NewField &b) { return fieldNames[a.name] < fieldNames[b.name]; });
+    // Fields in name order, as put() of a Value has them (equal documents, equal rows and seqs); a
+    // repeated key keeps its last value, as JSON.parse does.
+    std::sort(fields.begin(), fields.end(), [&](const NewField &x, const NewField &y) {
+        return x.name == y.name ? x.pos < y.pos : fieldNames[x.name] < fieldNames[y.name];
+    });
+    size_t kept = 0;
+    for (size_t i = 0; i < fields.size(); ++i) {
+        if (kept > 0 && fields[kept - 1].name == fields[i].name)
+            fields[kept - 1].value = std::move(fields[i].value);
+        else if (kept++ != i)
+            fields[kept - 1] = std::move(fields[i]);
+    }
+    fields.resize(kept);
     putCells(coll, id, fields);
 }
 
@@ -558,6 +548,13 @@ std::vector<Store::Impl::NewField> &Store::Impl::scratchFields() {
 }
 
 void Store::Impl::putCells(const std::string &coll, const std::string &id, std::vector<NewField> &fields) {
+    checkDocId(id);
+    size_t bytes = 2 + 4 + id.size() + 2; // {"id":"..."}, then each field, as approxValueSize counts
+    for (const auto &f : fields)
+        bytes += fieldNames[f.name].size() + 2 + f.value.approxSize();
+    if (bytes > options.maxDocumentBytes)
+        fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
+                                           std::to_string(options.maxDocumentBytes) + " bytes");
     uint32_t ci = collectionIndex(coll);
     bool created;
     uint32_t di = static_cast<uint32_t>(&docForWrite(ci, id, &created) - colls[ci].docs.data());
@@ -576,12 +573,12 @@ void Store::Impl::putCells(const std::string &coll, const std::string &id, std::
     if (created)
         return; // a new document has no other fields
     // Fields the new document no longer has are removed (counters included).
-    auto inNew = [&](uint32_t name) {
-        for (const auto &f : fields)
-            if (f.name == name)
-                return true;
-        return false;
-    };
+    std::vector<uint32_t> kept;
+    kept.reserve(fields.size());
+    for (const auto &f : fields)
+        kept.push_back(f.name);
+    std::sort(kept.begin(), kept.end());
+    auto inNew = [&](uint32_t name) { return std::binary_search(kept.begin(), kept.end(), name); };
     std::vector<uint32_t> gone;
     for (const auto &f : d.fields)
         if (!(f.flags & rowflag::Absent) && !inNew(f.name))

@@ -229,10 +229,12 @@ struct Store::Impl {
     void setField(CollectionState &c, DocState &d, const std::string &key, Cell v);
     void setField(CollectionState &c, DocState &d, uint32_t name, Cell v);
     struct NewField {
-        uint32_t name; // interned field name
+        uint32_t name;    // interned field name
+        uint32_t pos = 0; // position in the document's text (a repeated key keeps its last value)
         Cell value;
     };
-    /** The fields of a put, checked: written into the document (created, or brought back). */
+    /** A put's fields (names checked, values validated, in name order, no repeats): checks the id and the
+     *  document's size, then writes them into the document (created, or brought back). */
     void putCells(const std::string &coll, const std::string &id, std::vector<NewField> &fields);
     static std::vector<NewField> &scratchFields(); // reused between puts
     void txPut(const std::string &coll, Value &&doc);
