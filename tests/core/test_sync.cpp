@@ -130,3 +130,76 @@ TEST_CASE("sync: bad batches are refused whole and change nothing") {
     CHECK(b->stateHash() == before);
     b->checkInvariants();
 }
+
+TEST_CASE("sync: a first load that fails halfway leaves the empty store as it was") {
+    // A store with no documents decodes a batch straight into itself (Store::Impl::loadChanges): a batch
+    // that turns out bad after thousands of rows are in must still leave nothing behind.
+    test::ManualClock clock;
+    auto a = test::replica(1, clock);
+    a->configureCollection("m", ConflictPolicy::Manual);
+    for (int i = 0; i < 1500; ++i) // 1500 x 3 rows: several of the decoder's chunks
+        a->put(i % 3 ? "t" : "m", {{"id", "d" + std::to_string(i)}, {"v", i}, {"s", "text " + std::to_string(i)}});
+    a->increment("t", "d1", "n", 2);
+    a->remove("t", "d2");
+    const Bytes plain = encodeChangeSet(decodeChangeSet(a->encodeState())); // uncompressed: flips hit rows
+    const uint64_t want = a->stateHash();
+
+    test::TempDir dir;
+    auto fresh = [&](const std::string &path) {
+        auto s = test::replica(2, clock, path);
+        s->configureCollection("t", ConflictPolicy::Manual); // an empty collection that exists already
+        return s;
+    };
+    const std::string emptyDump = fresh("")->debugDump();
+    const uint64_t emptyHash = fresh("")->stateHash();
+    std::mt19937_64 rng(test::seed());
+    INFO("seed " << test::seed());
+    int refused = 0;
+    for (int i = 0; i < 300; ++i) {
+        Bytes bad = plain;
+        // Flip a byte in the second half, where the columns are: the damage is found mid-stream.
+        bad[plain.size() / 2 + rng() % (plain.size() / 2)] ^= static_cast<uint8_t>(1 + rng() % 255);
+        auto s = fresh("");
+        try {
+            s->apply(bad);
+            s->checkInvariants(); // whatever decodes is valid and applies cleanly
+        } catch (const Error &e) {
+            ++refused;
+            CHECK(e.code() == ErrorCode::Decode);
+            CHECK(s->debugDump() == emptyDump);
+            CHECK(s->stateHash() == emptyHash);
+            CHECK(s->collections() == std::vector<std::string>{"t"});
+            CHECK(s->policy("t") == ConflictPolicy::Manual);
+            CHECK(s->syncVector() == SyncVector{{"t", {}}});
+            s->checkInvariants();
+            s->apply(plain); // and the good state still loads into it
+            CHECK(s->stateHash() == want);
+            s->checkInvariants();
+        }
+    }
+    CHECK(refused > 100);
+    // Every cut of the batch is refused, and leaves the store empty.
+    auto s = fresh("");
+    for (size_t cut = plain.size() / 2; cut < plain.size(); cut += 7) {
+        CHECK_THROWS_AS(s->apply(Bytes(plain.begin(), plain.begin() + static_cast<long>(cut))), Error);
+        REQUIRE(s->debugDump() == emptyDump);
+    }
+    // On disk: a refused first load writes nothing; a good one is journaled and survives a reopen.
+    {
+        auto p = fresh(dir.path());
+        Bytes bad = plain;
+        bad[plain.size() - 3] ^= 0x5a;
+        bad.resize(plain.size() - 1);
+        CHECK_THROWS_AS(p->apply(bad), Error);
+    }
+    {
+        auto p = fresh(dir.path());
+        CHECK(p->debugDump() == emptyDump);
+        p->apply(plain);
+        CHECK(p->stateHash() == want);
+    }
+    auto p = fresh(dir.path());
+    CHECK(p->stateHash() == want);
+    CHECK(p->count("t") == a->count("t"));
+    p->checkInvariants();
+}

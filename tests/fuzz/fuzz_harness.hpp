@@ -161,6 +161,19 @@ inline void checkSameChangeSet(const syncore::ChangeSet& a, const syncore::Chang
  */
 inline void runChangeset(const uint8_t* data, size_t size) {
     using namespace syncore;
+    {
+        // A store with no documents decodes a batch straight into itself (loadChanges): a batch refused
+        // halfway must leave nothing behind.
+        auto fresh = Store::open(storeOptions());
+        const std::string empty = fresh->debugDump();
+        try {
+            fresh->apply(Bytes(data, data + size));
+        } catch (const Error&) {
+            FUZZ_CHECK(fresh->debugDump() == empty && fresh->collections().empty() && fresh->syncVector().empty(),
+                       "a refused first load left something in the store");
+            invariants(*fresh, "after a refused first load");
+        }
+    }
     ChangeSet cs;
     try {
         cs = decodeChangeSet(data, size);

@@ -246,6 +246,12 @@ struct Store::Impl {
 
     // --- remote ---
     ApplyResult applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded);
+    class PartApplier; // the per-row merge shared by applyChanges and loadChanges
+    /** No collection holds a document and there is no conflict record: loadChanges may be used. */
+    bool noDocuments() const;
+    /** Decodes an encoded change set straight into the store (no ChangeSet in memory). With noDocuments(),
+     *  an error leaves the store as it was; otherwise the caller must reset it. Journals after applying. */
+    ApplyResult loadChanges(const uint8_t *data, size_t size, bool journal);
     void detectConflict(CollectionState &c, DocState &d, const FieldState *cur, const Row &row, const Cell &rowValue,
                         const Stamp &rowStamp, const Stamp &rowBase, ApplyResult &res);
     void clearResolved(const CollectionState &c, const DocState &d, uint32_t name, const Stamp &base, ApplyResult *res);

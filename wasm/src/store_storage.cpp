@@ -255,8 +255,8 @@ void Store::Impl::load(OpenReport &report) {
                 scan.records[1].type != RecordType::State)
                 fail(ErrorCode::Decode, "unexpected records");
             journalStart = loadMeta(scan.records[0].payload);
-            ChangeSet state = decodeChangeSet(scan.records[1].payload);
-            applyChanges(state, false, nullptr);
+            // Decoded straight into the store; if it fails halfway, resetState() below empties it.
+            loadChanges(scan.records[1].payload.data(), scan.records[1].payload.size(), false);
             haveState = true;
             stateBytes = file.size();
         } catch (const Error &e) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "changeset_decoder.hpp"
 #include "changeset_encoder.hpp"
 #include "store_impl.hpp"
 
@@ -414,6 +415,8 @@ Bytes Store::encodeState() const {
 ApplyResult Store::apply(const Bytes &batch) {
     if (m->txn.active)
         fail(ErrorCode::InvalidArgument, "cannot apply remote changes inside a transaction");
+    if (m->noDocuments()) // a first load (a whole state, usually): decoded straight into the store
+        return m->loadChanges(batch.data(), batch.size(), true);
     ChangeSet cs = decodeChangeSet(batch);
     return m->applyChanges(cs, true, &batch);
 }
@@ -481,6 +484,170 @@ void Store::Impl::detectConflict(CollectionState &c, DocState &d, const FieldSta
     res.newConflicts.push_back(id);
 }
 
+// Applies the rows of one change-set part to its collection. applyChanges runs one per part of a change
+// set in memory; the streaming load (StoreSink) runs one per part as the decoder hands the rows out.
+class Store::Impl::PartApplier {
+  public:
+    PartApplier(Store::Impl &m, ApplyResult &res, const std::vector<uint32_t> &siteMap,
+                const std::vector<uint32_t> &fieldMap, const CollectionChanges &part,
+                const std::vector<uint32_t> &rowsPerDoc)
+        : m(m), res(res), siteMap(siteMap), fieldMap(fieldMap), part(part), rowsPerDoc(rowsPerDoc),
+          ci(m.collectionIndex(part.name)) {
+        // change-set doc -> store doc, found lazily (-1: not looked up yet; -2: known to be absent, as every
+        // document is when a state loads into an empty collection: no lookups at all then)
+        CollectionState &c = m.colls[ci];
+        const bool fresh = c.docs.empty();
+        docMap.assign(part.docIds.size(), fresh ? -2 : -1);
+        changedDoc.assign(part.docIds.size(), 0);
+        if (fresh) { // a whole state into an empty collection sizes the collection once
+            c.docs.reserve(part.docIds.size());
+            c.index.reserve(part.docIds.size());
+        }
+    }
+
+    void row(Row &row) {
+        CollectionState &c = m.colls[ci];
+        Stamp st = mapStamp(row.stamp);
+        m.clock.observe(st.hlc);
+        if (st.site == 0 && row.seq > m.seq)
+            m.seq = row.seq; // our own rows coming back (journal replay)
+        DocState *d = lookup(row.doc);
+        bool won = false;
+        switch (row.kind) {
+        case RowKind::Cl:
+            if (!d || m.cmp(st, d->cl) > 0) {
+                DocState &dd = create(row.doc);
+                dd.cl = st;
+                dd.clSeq = row.seq;
+                m.raiseEpoch(c, dd, st.epoch);
+                won = true;
+            }
+            break;
+        case RowKind::Field: {
+            if (d && st.epoch < d->epoch)
+                break; // written before a delete this replica has seen
+            uint32_t name = fieldMap[row.field];
+            Stamp base = mapStamp(row.base);
+            FieldState *cur = d ? d->field(name) : nullptr;
+            int order = cur ? m.cmp(st, cur->stamp) : 1;
+            if (order != 0 && cur)
+                m.detectConflict(c, *d, cur, row, row.value, st, base, res);
+            if (order > 0) {
+                DocState &dd = create(row.doc);
+                m.raiseEpoch(c, dd, st.epoch);
+                cur = dd.field(name);
+                if (!cur) {
+                    dd.fields.emplace_back();
+                    cur = &dd.fields.back();
+                    cur->name = name;
+                }
+                cur->flags = row.flags;
+                cur->stamp = st;
+                cur->base = base;
+                cur->seq = row.seq;
+                cur->value = std::move(row.value); // the row is ours: move, don't copy
+                won = true;
+                d = &dd;
+            }
+            if ((row.flags & rowflag::Resolves) && d)
+                m.clearResolved(c, *d, name, base, &res);
+            break;
+        }
+        case RowKind::Counter: {
+            if (d && st.epoch < d->epoch)
+                break;
+            uint32_t name = fieldMap[row.field];
+            CounterState *cur = nullptr;
+            if (d)
+                for (auto &x : d->counters)
+                    if (x.name == name && x.stamp.site == st.site)
+                        cur = &x;
+            if (cur && m.cmp(st, cur->stamp) <= 0)
+                break;
+            DocState &dd = create(row.doc);
+            m.raiseEpoch(c, dd, st.epoch); // may prune dd.counters: find the contribution again
+            cur = nullptr;
+            for (auto &x : dd.counters)
+                if (x.name == name && x.stamp.site == st.site)
+                    cur = &x;
+            if (!cur) {
+                dd.counters.emplace_back();
+                cur = &dd.counters.back();
+                cur->name = name;
+            }
+            cur->stamp = st;
+            cur->base = mapStamp(row.base);
+            cur->seq = row.seq;
+            cur->total = row.value.number();
+            won = true;
+            break;
+        }
+        }
+        if (won) {
+            ++res.rowsApplied;
+            if (!changedDoc[row.doc]) {
+                changedDoc[row.doc] = 1;
+                res.changed.push_back({part.name, part.docIds[row.doc]});
+            }
+        }
+    }
+
+    /** The part's coverage ranges, after its rows. */
+    void finish() {
+        CollectionState &c = m.colls[ci];
+        for (const Range &g : part.ranges) {
+            uint32_t s = siteMap[g.site];
+            if (c.vvAt(s) >= g.from)
+                c.raiseVv(s, g.to);
+            if (s == 0 && g.to > m.seq && c.vvAt(0) >= g.to)
+                m.seq = g.to;
+        }
+    }
+
+  private:
+    Stamp mapStamp(const Stamp &s) const {
+        if (s.isZero())
+            return s;
+        return Stamp{s.hlc, s.epoch, s.hlc == 0 ? 0u : siteMap[s.site]};
+    }
+    DocState *lookup(uint32_t i) {
+        if (docMap[i] == -2)
+            return nullptr;
+        if (docMap[i] < 0) {
+            uint32_t di = m.colls[ci].find(part.docIds[i]);
+            if (di == DocIndex::kNone)
+                return nullptr;
+            docMap[i] = di;
+        }
+        return &m.colls[ci].docs[static_cast<size_t>(docMap[i])];
+    }
+    DocState &create(uint32_t i) {
+        if (DocState *d = lookup(i))
+            return *d;
+        CollectionState &c = m.colls[ci];
+        if (docMap[i] == -2) { // known absent: append without looking it up again
+            c.docs.emplace_back();
+            c.docs.back().id = part.docIds[i];
+            c.index.insert(c.docs, static_cast<uint32_t>(c.docs.size() - 1));
+        } else {
+            bool created;
+            m.docForWrite(ci, part.docIds[i], &created);
+        }
+        docMap[i] = static_cast<int64_t>(c.docs.size() - 1);
+        c.docs.back().fields.reserve(rowsPerDoc[i]); // a new document's fields are allocated once
+        return c.docs.back();
+    }
+
+    Store::Impl &m;
+    ApplyResult &res;
+    const std::vector<uint32_t> &siteMap, &fieldMap;
+    const CollectionChanges &part;
+    const std::vector<uint32_t> &rowsPerDoc;
+    uint32_t ci;
+    std::vector<int64_t> docMap;
+    std::vector<char> changedDoc;
+};
+
 ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded) {
     ApplyResult res;
     // Write ahead: once the record is on disk, applying cannot fail (the batch is validated).
@@ -493,149 +660,104 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
     std::vector<uint32_t> fieldMap(cs.fieldNames.size());
     for (size_t i = 0; i < cs.fieldNames.size(); ++i)
         fieldMap[i] = internField(cs.fieldNames[i]);
-    auto mapStamp = [&](const Stamp &s) {
-        if (s.isZero())
-            return s;
-        return Stamp{s.hlc, s.epoch, s.hlc == 0 ? 0u : siteMap[s.site]};
-    };
-
+    std::vector<uint32_t> rowsPerDoc;
     for (auto &part : cs.collections) {
-        uint32_t ci = collectionIndex(part.name);
-        // change-set doc -> store doc, found lazily (-1: not looked up yet; -2: known to be absent, as every
-        // document is when a state loads into an empty collection: no lookups at all then)
-        const bool fresh = colls[ci].docs.empty();
-        std::vector<int64_t> docMap(part.docIds.size(), fresh ? -2 : -1);
-        std::vector<char> changedDoc(part.docIds.size(), 0);
-        auto lookup = [&](uint32_t i) -> DocState * {
-            if (docMap[i] == -2)
-                return nullptr;
-            if (docMap[i] < 0) {
-                uint32_t di = colls[ci].find(part.docIds[i]);
-                if (di == DocIndex::kNone)
-                    return nullptr;
-                docMap[i] = di;
-            }
-            return &colls[ci].docs[static_cast<size_t>(docMap[i])];
-        };
-        // Rows per document, so a new document's field vector is allocated once; a whole state loaded
-        // into an empty collection sizes the collection once too.
-        std::vector<uint32_t> rowsPerDoc(part.docIds.size(), 0);
+        rowsPerDoc.assign(part.docIds.size(), 0);
         for (const Row &row : part.rows)
             ++rowsPerDoc[row.doc];
-        if (colls[ci].docs.empty()) {
-            colls[ci].docs.reserve(part.docIds.size());
-            colls[ci].index.reserve(part.docIds.size());
+        PartApplier apply(*this, res, siteMap, fieldMap, part, rowsPerDoc);
+        for (Row &row : part.rows)
+            apply.row(row);
+        apply.finish();
+    }
+    for (auto &id : clearedByEpoch)
+        res.clearedConflicts.push_back(std::move(id));
+    clearedByEpoch.clear();
+    if (journal && persistent && !replaying)
+        maybeCompact();
+    return res;
+}
+
+namespace {
+
+// The streaming load: rows go from the decoder straight into the store (no ChangeSet in memory).
+class StoreSink final : public dec::Sink {
+  public:
+    StoreSink(Store::Impl &m, ApplyResult &res) : m(m), res(res) {}
+    void header(std::vector<SiteId> &sites, std::vector<std::string> &fieldNames) override {
+        siteMap.resize(sites.size());
+        for (size_t i = 0; i < sites.size(); ++i)
+            siteMap[i] = m.internSite(sites[i]);
+        fieldMap.resize(fieldNames.size());
+        for (size_t i = 0; i < fieldNames.size(); ++i)
+            fieldMap[i] = m.internField(fieldNames[i]);
+    }
+    void part(CollectionChanges &part, const std::vector<uint32_t> &rowsPerDoc, size_t) override {
+        applier = std::make_unique<Store::Impl::PartApplier>(m, res, siteMap, fieldMap, part, rowsPerDoc);
+    }
+    void rows(Row *rows, size_t n) override {
+        for (size_t i = 0; i < n; ++i)
+            applier->row(rows[i]);
+    }
+    void endPart() override {
+        applier->finish();
+        applier.reset();
+    }
+
+  private:
+    Store::Impl &m;
+    ApplyResult &res;
+    std::vector<uint32_t> siteMap, fieldMap;
+    std::unique_ptr<Store::Impl::PartApplier> applier;
+};
+
+} // namespace
+
+bool Store::Impl::noDocuments() const {
+    for (const auto &c : colls)
+        if (!c.docs.empty())
+            return false;
+    return conflicts.empty();
+}
+
+ApplyResult Store::Impl::loadChanges(const uint8_t *data, size_t size, bool journal) {
+    // What the load may change, so a batch that turns out bad halfway leaves the store as it was: the
+    // collections were empty, so undoing is emptying them again and forgetting what was interned.
+    const size_t nSites = sites.size(), nFields = fieldNames.size(), nColls = colls.size();
+    std::vector<std::vector<uint64_t>> vvs;
+    for (const auto &c : colls)
+        vvs.push_back(c.vv);
+    const Clock clockBefore = clock;
+    const uint64_t seqBefore = seq;
+    ApplyResult res;
+    try {
+        StoreSink sink(*this, res);
+        dec::decode(data, size, sink);
+        if (journal && persistent && !replaying)
+            journalRecord(RecordType::Changes, Bytes(data, data + size));
+    } catch (...) {
+        while (colls.size() > nColls) {
+            collIndex.erase(colls.back().name);
+            colls.pop_back();
         }
-        auto create = [&](uint32_t i) -> DocState & {
-            if (DocState *d = lookup(i))
-                return *d;
-            CollectionState &c = colls[ci];
-            if (docMap[i] == -2) { // known absent: append without looking it up again
-                c.docs.emplace_back();
-                c.docs.back().id = part.docIds[i];
-                c.index.insert(c.docs, static_cast<uint32_t>(c.docs.size() - 1));
-            } else {
-                bool created;
-                docForWrite(ci, part.docIds[i], &created);
-            }
-            docMap[i] = static_cast<int64_t>(c.docs.size() - 1);
-            colls[ci].docs.back().fields.reserve(rowsPerDoc[i]);
-            return colls[ci].docs.back();
-        };
-        for (Row &row : part.rows) {
-            CollectionState &c = colls[ci];
-            Stamp st = mapStamp(row.stamp);
-            clock.observe(st.hlc);
-            if (st.site == 0 && row.seq > seq)
-                seq = row.seq; // our own rows coming back (journal replay)
-            DocState *d = lookup(row.doc);
-            bool won = false;
-            switch (row.kind) {
-            case RowKind::Cl:
-                if (!d || cmp(st, d->cl) > 0) {
-                    DocState &dd = create(row.doc);
-                    dd.cl = st;
-                    dd.clSeq = row.seq;
-                    raiseEpoch(c, dd, st.epoch);
-                    won = true;
-                }
-                break;
-            case RowKind::Field: {
-                if (d && st.epoch < d->epoch)
-                    break; // written before a delete this replica has seen
-                uint32_t name = fieldMap[row.field];
-                Stamp base = mapStamp(row.base);
-                FieldState *cur = d ? d->field(name) : nullptr;
-                int order = cur ? cmp(st, cur->stamp) : 1;
-                if (order != 0 && cur)
-                    detectConflict(c, *d, cur, row, row.value, st, base, res);
-                if (order > 0) {
-                    DocState &dd = create(row.doc);
-                    raiseEpoch(c, dd, st.epoch);
-                    cur = dd.field(name);
-                    if (!cur) {
-                        dd.fields.emplace_back();
-                        cur = &dd.fields.back();
-                        cur->name = name;
-                    }
-                    cur->flags = row.flags;
-                    cur->stamp = st;
-                    cur->base = base;
-                    cur->seq = row.seq;
-                    cur->value = std::move(row.value); // the change set is ours: move, don't copy
-                    won = true;
-                    d = &dd;
-                }
-                if ((row.flags & rowflag::Resolves) && d)
-                    clearResolved(c, *d, name, base, &res);
-                break;
-            }
-            case RowKind::Counter: {
-                if (d && st.epoch < d->epoch)
-                    break;
-                uint32_t name = fieldMap[row.field];
-                CounterState *cur = nullptr;
-                if (d)
-                    for (auto &x : d->counters)
-                        if (x.name == name && x.stamp.site == st.site)
-                            cur = &x;
-                if (cur && cmp(st, cur->stamp) <= 0)
-                    break;
-                DocState &dd = create(row.doc);
-                raiseEpoch(c, dd, st.epoch); // may prune dd.counters: find the contribution again
-                cur = nullptr;
-                for (auto &x : dd.counters)
-                    if (x.name == name && x.stamp.site == st.site)
-                        cur = &x;
-                if (!cur) {
-                    dd.counters.emplace_back();
-                    cur = &dd.counters.back();
-                    cur->name = name;
-                }
-                cur->stamp = st;
-                cur->base = mapStamp(row.base);
-                cur->seq = row.seq;
-                cur->total = row.value.number();
-                won = true;
-                break;
-            }
-            }
-            if (won) {
-                ++res.rowsApplied;
-                if (!changedDoc[row.doc]) {
-                    changedDoc[row.doc] = 1;
-                    res.changed.push_back({part.name, part.docIds[row.doc]});
-                }
-            }
+        for (size_t i = 0; i < colls.size(); ++i) {
+            colls[i].docs.clear();
+            colls[i].index = DocIndex();
+            colls[i].vv = std::move(vvs[i]);
+            colls[i].present = 0;
         }
-        CollectionState &c = colls[ci];
-        for (const Range &g : part.ranges) {
-            uint32_t s = siteMap[g.site];
-            if (c.vvAt(s) >= g.from)
-                c.raiseVv(s, g.to);
-            if (s == 0 && g.to > seq && c.vvAt(0) >= g.to)
-                seq = g.to;
+        while (fieldNames.size() > nFields) {
+            fieldIndex.erase(fieldNames.back());
+            fieldNames.pop_back();
         }
+        while (sites.size() > nSites) {
+            siteIndex.erase(sites.back());
+            sites.pop_back();
+        }
+        clock = clockBefore;
+        seq = seqBefore;
+        clearedByEpoch.clear();
+        throw;
     }
     for (auto &id : clearedByEpoch)
         res.clearedConflicts.push_back(std::move(id));
