@@ -149,6 +149,26 @@ void DocIndex::insert(const std::vector<DocState> &docs, uint32_t di) {
     ++m_count;
 }
 
+void DocIndex::insertFrom(const std::vector<DocState> &docs, uint32_t from) {
+    if (from >= docs.size())
+        return;
+    grow(m_count + (docs.size() - from));
+    std::vector<uint32_t> hashes(docs.size() - from);
+    for (size_t k = 0; k < hashes.size(); ++k)
+        hashes[k] = hashOf(docs[from + k].id);
+    const size_t mask = m_slots.size() - 1;
+    constexpr size_t kAhead = 16;
+    for (size_t k = 0; k < hashes.size(); ++k) {
+        if (k + kAhead < hashes.size())
+            __builtin_prefetch(&m_slots[hashes[k + kAhead] & mask], 1);
+        size_t i = hashes[k] & mask;
+        while (m_slots[i] != 0)
+            i = (i + 1) & mask;
+        m_slots[i] = (static_cast<uint64_t>(hashes[k]) << 32) | (static_cast<uint64_t>(from + k) + 1);
+    }
+    m_count += hashes.size();
+}
+
 void DocIndex::erase(const std::vector<DocState> &docs, uint32_t di) {
     const uint64_t want = (static_cast<uint64_t>(hashOf(docs[di].id)) << 32) | (static_cast<uint64_t>(di) + 1);
     const size_t mask = m_slots.size() - 1;

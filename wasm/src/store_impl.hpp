@@ -73,6 +73,9 @@ class DocIndex {
     uint32_t find(const std::vector<DocState> &docs, std::string_view id) const;
     /** Adds docs[di] (its id must not be present yet). */
     void insert(const std::vector<DocState> &docs, uint32_t di);
+    /** Adds docs[from..] (none present yet) at once: a bulk load hashes them all, then fills the slots
+     *  with each slot prefetched a few inserts ahead (one cache miss each, overlapped). */
+    void insertFrom(const std::vector<DocState> &docs, uint32_t from);
     /** Removes docs[di]'s entry (it must be present). */
     void erase(const std::vector<DocState> &docs, uint32_t di);
     void reserve(size_t n);

@@ -502,6 +502,7 @@ class Store::Impl::PartApplier {
         if (fresh) { // a whole state into an empty collection sizes the collection once
             c.docs.reserve(part.docIds.size());
             c.index.reserve(part.docIds.size());
+            unindexed = 0; // its new documents are indexed together in finish()
         }
     }
 
@@ -595,6 +596,8 @@ class Store::Impl::PartApplier {
     /** The part's coverage ranges, after its rows. */
     void finish() {
         CollectionState &c = m.colls[ci];
+        if (unindexed != UINT32_MAX)
+            c.index.insertFrom(c.docs, unindexed);
         for (const Range &g : part.ranges) {
             uint32_t s = siteMap[g.site];
             if (c.vvAt(s) >= g.from)
@@ -625,10 +628,9 @@ class Store::Impl::PartApplier {
         if (DocState *d = lookup(i))
             return *d;
         CollectionState &c = m.colls[ci];
-        if (docMap[i] == -2) { // known absent: append without looking it up again
+        if (docMap[i] == -2) { // known absent: append without looking it up again (indexed in finish())
             c.docs.emplace_back();
             c.docs.back().id = part.docIds[i];
-            c.index.insert(c.docs, static_cast<uint32_t>(c.docs.size() - 1));
         } else {
             bool created;
             m.docForWrite(ci, part.docIds[i], &created);
@@ -646,6 +648,7 @@ class Store::Impl::PartApplier {
     uint32_t ci;
     std::vector<int64_t> docMap;
     std::vector<char> changedDoc;
+    uint32_t unindexed = UINT32_MAX; // a fresh collection: its documents are not in its index until finish()
 };
 
 ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded) {
