@@ -250,6 +250,8 @@ struct Store::Impl {
     // --- remote ---
     ApplyResult applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded);
     class PartApplier; // the per-row merge shared by applyChanges and loadChanges
+    /** After applying: hands out the conflicts raiseEpoch cleared, and compacts if the journal grew. */
+    void endApply(ApplyResult &res, bool journal);
     /** No collection holds a document and there is no conflict record: loadChanges may be used. */
     bool noDocuments() const;
     /** Decodes an encoded change set straight into the store (no ChangeSet in memory). With noDocuments(),

@@ -651,6 +651,14 @@ class Store::Impl::PartApplier {
     uint32_t unindexed = UINT32_MAX; // a fresh collection: its documents are not in its index until finish()
 };
 
+void Store::Impl::endApply(ApplyResult &res, bool journal) {
+    for (auto &id : clearedByEpoch)
+        res.clearedConflicts.push_back(std::move(id));
+    clearedByEpoch.clear();
+    if (journal && persistent && !replaying)
+        maybeCompact();
+}
+
 ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded) {
     ApplyResult res;
     // Write ahead: once the record is on disk, applying cannot fail (the batch is validated).
@@ -673,11 +681,7 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
             apply.row(row);
         apply.finish();
     }
-    for (auto &id : clearedByEpoch)
-        res.clearedConflicts.push_back(std::move(id));
-    clearedByEpoch.clear();
-    if (journal && persistent && !replaying)
-        maybeCompact();
+    endApply(res, journal);
     return res;
 }
 
@@ -762,11 +766,7 @@ ApplyResult Store::Impl::loadChanges(const uint8_t *data, size_t size, bool jour
         clearedByEpoch.clear();
         throw;
     }
-    for (auto &id : clearedByEpoch)
-        res.clearedConflicts.push_back(std::move(id));
-    clearedByEpoch.clear();
-    if (journal && persistent && !replaying)
-        maybeCompact();
+    endApply(res, journal);
     return res;
 }
 
