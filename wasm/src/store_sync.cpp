@@ -255,42 +255,38 @@ Bytes Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>>
     Builder &b = reused;
     b.reset(*this);
     b.site(0); // this replica is site 0 of its own change sets
-    // Rows per touched collection, collections in index order (as the encoder's part order expects).
+    // Rows per touched collection, collections in index order (as the encoder's part order expects),
+    // added straight from the documents (no list of row references in between).
     static thread_local std::vector<uint32_t> touchedColls; // reused, like the builder
-    static thread_local std::vector<std::vector<RowRef>> byColl;
     touchedColls.clear();
     for (const auto &touched : docs)
         if (std::find(touchedColls.begin(), touchedColls.end(), touched.first) == touchedColls.end())
             touchedColls.push_back(touched.first);
     std::sort(touchedColls.begin(), touchedColls.end());
-    if (byColl.size() < touchedColls.size())
-        byColl.resize(touchedColls.size());
-    for (size_t k = 0; k < touchedColls.size(); ++k) {
-        byColl[k].clear();
-        if (byColl[k].capacity() > 16384)
-            std::vector<RowRef>().swap(byColl[k]);
-    }
-    for (const auto &touched : docs) {
-        const uint32_t ci = touched.first;
-        const DocState &d = colls[ci].docs[touched.second];
-        std::vector<RowRef> &out =
-            byColl[std::lower_bound(touchedColls.begin(), touchedColls.end(), ci) - touchedColls.begin()];
-        forEachRow(d, touched.second, [&](const RowRef &r) {
-            if (r.site == 0 && r.seq > minSeq)
-                out.push_back(r);
-        });
-    }
     // Every touched collection gets its range, even with no surviving rows (a put then a delete of a
     // new document): "nothing else from me up to seq". Row order is the encoder's business.
-    for (size_t k = 0; k < touchedColls.size(); ++k) {
-        const uint32_t ci = touchedColls[k];
-        const std::vector<RowRef> &rows = byColl[k];
-        size_t pi = b.partIndex(colls[ci].name);
-        if (rows.size() > 1024)
-            b.dense(pi, colls[ci].docs.size());
-        b.reserve(pi, rows.size());
-        for (const auto &r : rows)
-            b.addRow(pi, r.doc, colls[ci].docs[r.doc], r.kind, r.sub);
+    for (const uint32_t ci : touchedColls) {
+        const CollectionState &c = colls[ci];
+        size_t pi = b.partIndex(c.name);
+        size_t nDocs = 0, maxRows = 0;
+        for (const auto &touched : docs)
+            if (touched.first == ci) {
+                const DocState &d = c.docs[touched.second];
+                ++nDocs;
+                maxRows += 1 + d.fields.size() + d.counters.size();
+            }
+        if (nDocs > 256)
+            b.dense(pi, c.docs.size());
+        b.reserve(pi, maxRows);
+        for (const auto &touched : docs) {
+            if (touched.first != ci)
+                continue;
+            const DocState &d = c.docs[touched.second];
+            forEachRow(d, touched.second, [&](const RowRef &r) {
+                if (r.site == 0 && r.seq > minSeq)
+                    b.addRow(pi, r.doc, d, r.kind, r.sub);
+            });
+        }
         b.cs.collections[pi].ranges.push_back(Range{0, vvBefore[ci], seq});
     }
     return b.encode(false); // a local transaction's change set stays plain (FORMAT.md)
