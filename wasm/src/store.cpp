@@ -628,7 +628,7 @@ void Store::Impl::txUpdate(const std::string &coll, const std::string &id, const
     uint32_t di = cp ? cp->find(id) : DocIndex::kNone;
     if (di == DocIndex::kNone || !cp->docs[di].present())
         fail(ErrorCode::NotFound, "no document '" + id + "' in collection '" + coll + "'");
-    uint32_t ci = collIndex.at(coll);
+    const uint32_t ci = static_cast<uint32_t>(cp - colls.data());
     size_t extra = approxValueSize(fields);
     if (extra > 1024) {
         Value merged = materialize(colls[ci], colls[ci].docs[di]);
