@@ -589,6 +589,25 @@ class Store::Impl::PartApplier {
         }
     }
 
+    /** Applies rows in order. The rows of a state or a delta hit documents all over the store (they come in
+     *  seq order), so each row's index entry, document and fields are prefetched a few rows ahead. */
+    void rows(Row *rows, size_t n) {
+        constexpr size_t kAhead = 4;
+        for (size_t i = 0; i < n; ++i) {
+            if (i + 3 * kAhead < n)
+                __builtin_prefetch(&docMap[rows[i + 3 * kAhead].doc]);
+            if (i + 2 * kAhead < n)
+                if (const DocState *d = known(rows[i + 2 * kAhead].doc)) {
+                    __builtin_prefetch(d);
+                    __builtin_prefetch(reinterpret_cast<const char *>(d) + 64);
+                }
+            if (i + kAhead < n)
+                if (const DocState *d = known(rows[i + kAhead].doc))
+                    __builtin_prefetch(d->fields.data());
+            row(rows[i]);
+        }
+    }
+
     /** The part's coverage ranges, after its rows. */
     void finish() {
         CollectionState &c = m.colls[ci];
@@ -608,6 +627,9 @@ class Store::Impl::PartApplier {
         if (s.isZero())
             return s;
         return Stamp{s.hlc, s.epoch, s.hlc == 0 ? 0u : siteMap[s.site]};
+    }
+    const DocState *known(uint32_t i) const { // the document if it was looked up or created already
+        return docMap[i] >= 0 ? &m.colls[ci].docs[static_cast<size_t>(docMap[i])] : nullptr;
     }
     DocState *lookup(uint32_t i) {
         if (docMap[i] == -2)
@@ -673,8 +695,7 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
         for (const Row &row : part.rows)
             ++rowsPerDoc[row.doc];
         PartApplier apply(*this, res, siteMap, fieldMap, part, rowsPerDoc);
-        for (Row &row : part.rows)
-            apply.row(row);
+        apply.rows(part.rows.data(), part.rows.size());
         apply.finish();
     }
     endApply(res, journal);
@@ -698,10 +719,7 @@ class StoreSink final : public dec::Sink {
     void part(CollectionChanges &part, const std::vector<uint32_t> &rowsPerDoc, size_t) override {
         applier = std::make_unique<Store::Impl::PartApplier>(m, res, siteMap, fieldMap, part, rowsPerDoc);
     }
-    void rows(Row *rows, size_t n) override {
-        for (size_t i = 0; i < n; ++i)
-            applier->row(rows[i]);
-    }
+    void rows(Row *rows, size_t n) override { applier->rows(rows, n); }
     void endPart() override {
         applier->finish();
         applier.reset();
