@@ -441,7 +441,7 @@ void decodeBody(const uint8_t *data, size_t size, dec::Sink &sink) {
     std::unordered_set<std::string> collNames;
     CollectionChanges c;
     std::vector<uint8_t> kinds;
-    std::vector<uint32_t> rowsPerDoc;
+    std::vector<uint32_t> fieldRows;
     constexpr size_t kChunkRows = 512;
     std::vector<Row> chunk;
     for (size_t ci = 0; ci < nColls; ++ci) {
@@ -499,9 +499,9 @@ void decodeBody(const uint8_t *data, size_t size, dec::Sink &sink) {
         Reader valueCol = r.sub(r.count("value column"), "value column");
 
         // A first pass over the kind and doc columns tells how many rows each other column holds, and
-        // how many rows each document has (so a store sizes each document once).
+        // how many field rows each document has (so a store sizes each document's fields once).
         kinds.resize(nRows);
-        rowsPerDoc.assign(nDocs, 0);
+        fieldRows.assign(nDocs, 0);
         size_t withField = 0, withBase = 0;
         {
             RleReader k(kindCol, nRows, "kind"), d(docCol, nRows, "doc");
@@ -520,12 +520,13 @@ void decodeBody(const uint8_t *data, size_t size, dec::Sink &sink) {
                 pDoc += static_cast<uint64_t>(unzigzag(d.next()));
                 if (pDoc >= nDocs)
                     fail(ErrorCode::Decode, "row refers to a missing document");
-                ++rowsPerDoc[pDoc];
+                if ((v & 3) == static_cast<uint8_t>(RowKind::Field))
+                    ++fieldRows[pDoc];
             }
             k.finish();
             d.finish();
         }
-        sink.part(c, rowsPerDoc, nRows);
+        sink.part(c, fieldRows, nRows);
         RleReader doc(docCol, nRows, "doc"), field(fieldCol, withField, "field"), epoch(epochCol, nRows, "epoch"),
             hlc(hlcCol, nRows, "clock"), site(siteCol, nRows, "site"), seq(seqCol, nRows, "seq"),
             bEpoch(bEpochCol, withBase, "base epoch"), bHlc(bHlcCol, withBase, "base clock"),

@@ -23,8 +23,8 @@ class Sink {
     /** The sites (none zero, none repeated) and field names (none repeated, none 'id'); may be moved from. */
     virtual void header(std::vector<SiteId> &sites, std::vector<std::string> &fieldNames) = 0;
     /** A collection part before its rows: name, document ids and ranges (`part.rows` is empty). It stays
-     *  alive and unchanged until endPart(). rowsPerDoc[i] is how many rows document i has; `rows` in all. */
-    virtual void part(CollectionChanges &part, const std::vector<uint32_t> &rowsPerDoc, size_t rows) = 0;
+     *  alive and unchanged until endPart(). fieldRows[i] is how many Field rows document i has; `rows` in all. */
+    virtual void part(CollectionChanges &part, const std::vector<uint32_t> &fieldRows, size_t rows) = 0;
     /** The next rows of the current part, in order (a few hundred at a time); they may be moved from. */
     virtual void rows(Row *rows, size_t n) = 0;
     virtual void endPart() = 0;

@@ -486,8 +486,8 @@ class Store::Impl::PartApplier {
   public:
     PartApplier(Store::Impl &m, ApplyResult &res, const std::vector<uint32_t> &siteMap,
                 const std::vector<uint32_t> &fieldMap, const CollectionChanges &part,
-                const std::vector<uint32_t> &rowsPerDoc)
-        : m(m), res(res), siteMap(siteMap), fieldMap(fieldMap), part(part), rowsPerDoc(rowsPerDoc),
+                const std::vector<uint32_t> &fieldRows)
+        : m(m), res(res), siteMap(siteMap), fieldMap(fieldMap), part(part), fieldRows(fieldRows),
           ci(m.collectionIndex(part.name)) {
         // change-set doc -> store doc, found lazily (-1: not looked up yet; -2: known to be absent, as every
         // document is when a state loads into an empty collection: no lookups at all then)
@@ -654,7 +654,7 @@ class Store::Impl::PartApplier {
             m.docForWrite(ci, part.docIds[i], &created);
         }
         docMap[i] = static_cast<int64_t>(c.docs.size() - 1);
-        c.docs.back().fields.reserve(rowsPerDoc[i]); // a new document's fields are allocated once
+        c.docs.back().fields.reserve(fieldRows[i]); // a new document's fields are allocated once, exactly
         return c.docs.back();
     }
 
@@ -662,7 +662,7 @@ class Store::Impl::PartApplier {
     ApplyResult &res;
     const std::vector<uint32_t> &siteMap, &fieldMap;
     const CollectionChanges &part;
-    const std::vector<uint32_t> &rowsPerDoc;
+    const std::vector<uint32_t> &fieldRows;
     uint32_t ci;
     std::vector<int64_t> docMap;
     std::vector<char> changedDoc;
@@ -689,12 +689,12 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
     std::vector<uint32_t> fieldMap(cs.fieldNames.size());
     for (size_t i = 0; i < cs.fieldNames.size(); ++i)
         fieldMap[i] = internField(cs.fieldNames[i]);
-    std::vector<uint32_t> rowsPerDoc;
+    std::vector<uint32_t> fieldRows;
     for (auto &part : cs.collections) {
-        rowsPerDoc.assign(part.docIds.size(), 0);
+        fieldRows.assign(part.docIds.size(), 0);
         for (const Row &row : part.rows)
-            ++rowsPerDoc[row.doc];
-        PartApplier apply(*this, res, siteMap, fieldMap, part, rowsPerDoc);
+            fieldRows[row.doc] += row.kind == RowKind::Field;
+        PartApplier apply(*this, res, siteMap, fieldMap, part, fieldRows);
         apply.rows(part.rows.data(), part.rows.size());
         apply.finish();
     }
@@ -716,8 +716,8 @@ class StoreSink final : public dec::Sink {
         for (size_t i = 0; i < fieldNames.size(); ++i)
             fieldMap[i] = m.internField(fieldNames[i]);
     }
-    void part(CollectionChanges &part, const std::vector<uint32_t> &rowsPerDoc, size_t) override {
-        applier = std::make_unique<Store::Impl::PartApplier>(m, res, siteMap, fieldMap, part, rowsPerDoc);
+    void part(CollectionChanges &part, const std::vector<uint32_t> &fieldRows, size_t) override {
+        applier = std::make_unique<Store::Impl::PartApplier>(m, res, siteMap, fieldMap, part, fieldRows);
     }
     void rows(Row *rows, size_t n) override { applier->rows(rows, n); }
     void endPart() override {
