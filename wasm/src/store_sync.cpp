@@ -499,6 +499,7 @@ class Store::Impl::PartApplier {
             c.docs.reserve(part.docIds.size());
             c.index.reserve(part.docIds.size());
             unindexed = 0; // its new documents are indexed together in finish()
+            res.changed.reserve(res.changed.size() + part.docIds.size());
         }
     }
 
