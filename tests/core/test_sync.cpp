@@ -187,9 +187,8 @@ TEST_CASE("sync: a first load that fails halfway leaves the empty store as it wa
     // On disk: a refused first load writes nothing; a good one is journaled and survives a reopen.
     {
         auto p = fresh(dir.path());
-        Bytes bad = plain;
-        bad[plain.size() - 3] ^= 0x5a;
-        bad.resize(plain.size() - 1);
+        Bytes bad(plain.begin(), plain.end() - 1); // cut short by one byte
+        *(bad.end() - 3) ^= 0x5a;
         CHECK_THROWS_AS(p->apply(bad), Error);
     }
     {
