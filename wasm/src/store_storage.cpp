@@ -40,10 +40,30 @@ const std::string &str(const Value &v, const char *what) {
     return v.get_ref<const std::string &>();
 }
 
+// Every string of a record becomes a name or a value the store writes again (a collection name, a
+// conflict's field, a snapshot's label): MessagePack does not promise UTF-8, so check it here, or a
+// store would write a state file it cannot read back.
+void checkStrings(const Value &v, const char *what) {
+    if (v.is_string()) {
+        if (!isValidUtf8(v.get_ref<const std::string &>()))
+            fail(ErrorCode::Decode, std::string(what) + " holds a string that is not valid UTF-8");
+    } else if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            if (!isValidUtf8(it.key()))
+                fail(ErrorCode::Decode, std::string(what) + " holds a key that is not valid UTF-8");
+            checkStrings(it.value(), what);
+        }
+    } else if (v.is_array()) {
+        for (const auto &x : v)
+            checkStrings(x, what);
+    }
+}
+
 Value parseMsgpack(const Bytes &b, const char *what) {
     Value v = Value::from_msgpack(b, true, false);
     if (v.is_discarded())
         fail(ErrorCode::Decode, std::string(what) + " is not valid MessagePack");
+    checkStrings(v, what);
     return v;
 }
 } // namespace
@@ -113,8 +133,11 @@ uint32_t Store::Impl::loadMeta(const Bytes &payload) {
     const Value &policies = need(meta, "policies");
     if (!policies.is_object())
         fail(ErrorCode::Decode, "metadata: 'policies' is not an object");
-    for (auto it = policies.begin(); it != policies.end(); ++it)
+    for (auto it = policies.begin(); it != policies.end(); ++it) {
+        if (it.key().empty())
+            fail(ErrorCode::Decode, "metadata: a policy for an empty collection name");
         collection(it.key()).policy = parseConflictPolicy(str(it.value(), "policy"));
+    }
     auto stamp = [&](const Value &v) {
         if (!v.is_array() || v.size() != 3)
             fail(ErrorCode::Decode, "metadata: bad stamp");
