@@ -141,8 +141,13 @@ TEST_CASE("sync: a first load that fails halfway leaves the empty store as it wa
         a->put(i % 3 ? "t" : "m", {{"id", "d" + std::to_string(i)}, {"v", i}, {"s", "text " + std::to_string(i)}});
     a->increment("t", "d1", "n", 2);
     a->remove("t", "d2");
+    a->update("t", "d4", {{"s", "last"}}); // the last row of the last part: its value ends the batch
     const Bytes plain = encodeChangeSet(decodeChangeSet(a->encodeState())); // uncompressed: flips hit rows
     const uint64_t want = a->stateHash();
+    // Refused at its very last row, after every other row went into the store: 0xFF is never UTF-8.
+    Bytes lastRowBad = plain;
+    REQUIRE(lastRowBad.back() == 't');
+    lastRowBad.back() = 0xFF;
 
     test::TempDir dir;
     auto fresh = [&](const std::string &path) {
@@ -178,6 +183,18 @@ TEST_CASE("sync: a first load that fails halfway leaves the empty store as it wa
         }
     }
     CHECK(refused > 100);
+    {
+        auto s = fresh("");
+        try {
+            s->apply(lastRowBad);
+            FAIL("a batch whose last value is not UTF-8 was accepted");
+        } catch (const Error &e) {
+            CHECK(std::string(e.what()).find("UTF-8") != std::string::npos);
+        }
+        CHECK(s->debugDump() == emptyDump);
+        CHECK(s->syncVector() == SyncVector{{"t", {}}});
+        s->checkInvariants();
+    }
     // Every cut of the batch is refused, and leaves the store empty.
     auto s = fresh("");
     for (size_t cut = plain.size() / 2; cut < plain.size(); cut += 7) {
@@ -187,9 +204,9 @@ TEST_CASE("sync: a first load that fails halfway leaves the empty store as it wa
     // On disk: a refused first load writes nothing; a good one is journaled and survives a reopen.
     {
         auto p = fresh(dir.path());
-        Bytes bad(plain.begin(), plain.end() - 1); // cut short by one byte
-        *(bad.end() - 3) ^= 0x5a;
-        CHECK_THROWS_AS(p->apply(bad), Error);
+        const uint64_t journaled = p->journalBytes();
+        CHECK_THROWS_AS(p->apply(lastRowBad), Error);
+        CHECK(p->journalBytes() == journaled); // not journaled ahead, as a batch that cannot fail is
     }
     {
         auto p = fresh(dir.path());

@@ -544,22 +544,15 @@ void decodeBody(const uint8_t *data, size_t size, dec::Sink &sink) {
             pDoc += static_cast<uint64_t>(unzigzag(doc.next())); // checked by the first pass
             row.doc = static_cast<uint32_t>(pDoc);
             row.field = 0;
-            if (hasField(row.kind)) {
-                uint64_t f = field.next();
-                if (f >= nFields)
-                    fail(ErrorCode::Decode, "row refers to a missing field");
-                row.field = static_cast<uint32_t>(f);
-            }
+            if (hasField(row.kind)) // ranges of field and site indexes: validateRow, below
+                row.field = static_cast<uint32_t>(std::min<uint64_t>(field.next(), UINT32_MAX));
             uint64_t e = epoch.next();
             if (e > UINT32_MAX)
                 fail(ErrorCode::Decode, "epoch out of range");
             row.stamp.epoch = static_cast<uint32_t>(e);
             pHlc += static_cast<uint64_t>(unzigzag(hlc.next()));
             row.stamp.hlc = pHlc;
-            uint64_t s = site.next();
-            if (s >= nSites)
-                fail(ErrorCode::Decode, "row refers to a missing site");
-            row.stamp.site = static_cast<uint32_t>(s);
+            row.stamp.site = static_cast<uint32_t>(std::min<uint64_t>(site.next(), UINT32_MAX));
             pSeq += static_cast<uint64_t>(unzigzag(seq.next()));
             row.seq = pSeq;
             row.base = Stamp{};
@@ -569,10 +562,7 @@ void decodeBody(const uint8_t *data, size_t size, dec::Sink &sink) {
                     fail(ErrorCode::Decode, "base epoch out of range");
                 row.base.epoch = static_cast<uint32_t>(be);
                 row.base.hlc = row.stamp.hlc - static_cast<uint64_t>(unzigzag(bHlc.next()));
-                uint64_t bs = bSite.next();
-                if (bs >= nSites)
-                    fail(ErrorCode::Decode, "row base refers to a missing site");
-                row.base.site = static_cast<uint32_t>(bs);
+                row.base.site = static_cast<uint32_t>(std::min<uint64_t>(bSite.next(), UINT32_MAX));
                 if (row.base.isZero())
                     fail(ErrorCode::Decode, "row base flagged but zero");
             }

@@ -12,8 +12,8 @@ namespace syncore {
 namespace dec {
 
 /**
- * What the decoder hands out, in order: header, then per collection part(), row() for each of its rows
- * and endPart(). Everything handed out is validated as decodeChangeSet validates (indexes in range,
+ * What the decoder hands out, in order: header, then per collection part(), rows() in chunks until its
+ * rows are out, and endPart(). Everything handed out is validated as decodeChangeSet validates (indexes in range,
  * values, kinds, flags, stamps, ids, ranges), but the decoder may still fail later in the input: a
  * sink that changes something must be able to undo it.
  */

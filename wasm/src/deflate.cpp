@@ -309,13 +309,7 @@ Bytes inflateRaw(const uint8_t *data, size_t size, size_t maxOutput) {
             room(len);
             uint8_t *o = out.data() + n;
             const uint8_t *src = o - d;
-            if (d >= 8 && n + len + 8 <= out.size()) {
-                // Most matches are short: copy 8 bytes at a time (inline, no call); the last copy may write
-                // up to 7 bytes past the match, inside the buffer, which later output overwrites. With
-                // d >= 8 every chunk reads bytes written before it.
-                for (size_t i = 0; i < len; i += 8)
-                    std::memcpy(o + i, src + i, 8);
-            } else if (d >= len) {
+            if (d >= len) {
                 std::memcpy(o, src, len);
             } else {
                 for (size_t i = 0; i < len; ++i) // overlapping: the copy repeats the pattern, byte by byte

@@ -250,6 +250,9 @@ struct Store::Impl {
     // --- remote ---
     ApplyResult applyChanges(ChangeSet &cs, bool journal, const Bytes *encoded);
     class PartApplier; // the per-row merge shared by applyChanges and loadChanges
+    /** A change set's sites and field names as this store's indexes (interned: both apply paths). */
+    void internHeader(const std::vector<SiteId> &sites, const std::vector<std::string> &fieldNames,
+                      std::vector<uint32_t> &siteMap, std::vector<uint32_t> &fieldMap);
     /** After applying: hands out the conflicts raiseEpoch cleared, and compacts if the journal grew. */
     void endApply(ApplyResult &res, bool journal);
     /** No collection holds a document and there is no conflict record: loadChanges may be used. */

@@ -268,16 +268,12 @@ Bytes Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>>
     for (const uint32_t ci : touchedColls) {
         const CollectionState &c = colls[ci];
         size_t pi = b.partIndex(c.name);
-        size_t nDocs = 0, maxRows = 0;
+        size_t nDocs = 0;
         for (const auto &touched : docs)
-            if (touched.first == ci) {
-                const DocState &d = c.docs[touched.second];
-                ++nDocs;
-                maxRows += 1 + d.fields.size() + d.counters.size();
-            }
+            nDocs += touched.first == ci;
         if (nDocs > 256)
             b.dense(pi, c.docs.size());
-        b.reserve(pi, maxRows);
+        b.reserve(pi, nDocs);
         for (const auto &touched : docs) {
             if (touched.first != ci)
                 continue;
@@ -591,7 +587,8 @@ class Store::Impl::PartApplier {
     }
 
     /** Applies rows in order. The rows of a state or a delta hit documents all over the store (they come in
-     *  seq order), so each row's index entry, document and fields are prefetched a few rows ahead. */
+     *  seq order), so each row's slot in docMap, and the document and fields once it is known, are
+     *  prefetched a few rows ahead. */
     void rows(Row *rows, size_t n) {
         constexpr size_t kAhead = 4;
         for (size_t i = 0; i < n; ++i) {
@@ -670,6 +667,16 @@ class Store::Impl::PartApplier {
     uint32_t unindexed = UINT32_MAX; // a fresh collection: its documents are not in its index until finish()
 };
 
+void Store::Impl::internHeader(const std::vector<SiteId> &sites, const std::vector<std::string> &fieldNames,
+                               std::vector<uint32_t> &siteMap, std::vector<uint32_t> &fieldMap) {
+    siteMap.resize(sites.size());
+    for (size_t i = 0; i < sites.size(); ++i)
+        siteMap[i] = internSite(sites[i]);
+    fieldMap.resize(fieldNames.size());
+    for (size_t i = 0; i < fieldNames.size(); ++i)
+        fieldMap[i] = internField(fieldNames[i]);
+}
+
 void Store::Impl::endApply(ApplyResult &res, bool journal) {
     for (auto &id : clearedByEpoch)
         res.clearedConflicts.push_back(std::move(id));
@@ -684,12 +691,8 @@ ApplyResult Store::Impl::applyChanges(ChangeSet &cs, bool journal, const Bytes *
     if (journal && persistent && !replaying)
         journalRecord(RecordType::Changes, encoded ? *encoded : encodeChangeSet(cs));
 
-    std::vector<uint32_t> siteMap(cs.sites.size());
-    for (size_t i = 0; i < cs.sites.size(); ++i)
-        siteMap[i] = internSite(cs.sites[i]);
-    std::vector<uint32_t> fieldMap(cs.fieldNames.size());
-    for (size_t i = 0; i < cs.fieldNames.size(); ++i)
-        fieldMap[i] = internField(cs.fieldNames[i]);
+    std::vector<uint32_t> siteMap, fieldMap;
+    internHeader(cs.sites, cs.fieldNames, siteMap, fieldMap);
     std::vector<uint32_t> fieldRows;
     for (auto &part : cs.collections) {
         fieldRows.assign(part.docIds.size(), 0);
@@ -710,12 +713,7 @@ class StoreSink final : public dec::Sink {
   public:
     StoreSink(Store::Impl &m, ApplyResult &res) : m(m), res(res) {}
     void header(std::vector<SiteId> &sites, std::vector<std::string> &fieldNames) override {
-        siteMap.resize(sites.size());
-        for (size_t i = 0; i < sites.size(); ++i)
-            siteMap[i] = m.internSite(sites[i]);
-        fieldMap.resize(fieldNames.size());
-        for (size_t i = 0; i < fieldNames.size(); ++i)
-            fieldMap[i] = m.internField(fieldNames[i]);
+        m.internHeader(sites, fieldNames, siteMap, fieldMap);
     }
     void part(CollectionChanges &part, const std::vector<uint32_t> &fieldRows, size_t) override {
         applier = std::make_unique<Store::Impl::PartApplier>(m, res, siteMap, fieldMap, part, fieldRows);
