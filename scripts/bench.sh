@@ -1,7 +1,8 @@
 #!/bin/sh
 # All benchmarks, then docs/BENCHMARKS.md + docs/benchmarks.svg:
 #   1. bench/core_bench.cpp natively and compiled to wasm under node (the C++ core alone)
-#   2. bench/js_bench.mjs: the same workload through the JS API, beside Yjs, Automerge and Loro
+#   2. bench/js_bench.mjs: Yjs alone, best of 3 (the core's targets are ratios to it), then the same
+#      workload through the JS API, beside Yjs, Automerge and Loro
 #   3. bench/browser_bench.mjs: persisted writes and reload in headless Chromium (IndexedDB)
 #   4. bench/size.mjs: what an app downloads
 # Extra arguments go to core_bench. Env: SYNCORE_BENCH_DOCS (default 100000) for the JS benchmark.
@@ -36,6 +37,9 @@ section "core_bench: native ($(uname -m))"
 section "core_bench: wasm under node $(node --version)"
 node build-wasm/core_bench.js "$@" | tee build-bench/core-wasm.txt
 { echo "native:"; cat build-bench/core-native.txt; echo; echo "wasm under node $(node --version):"; cat build-bench/core-wasm.txt; } > build-bench/core.txt
+
+section "Yjs on the core's workload, best of 3 (the core's targets are ratios to Yjs)"
+node bench/js_bench.mjs --only=yjs-plain --runs=3 --json=build-bench/yjs-ref.json
 
 section "js_bench: the JS API beside Yjs, Automerge, Loro ($DOCS docs)"
 node bench/js_bench.mjs --docs="$DOCS"
