@@ -11,8 +11,10 @@
 #include <string>
 #include <utility>
 
+#include "syncore/changeset.hpp"
 #include "syncore/error.hpp"
 #include "syncore/json_text.hpp"
+#include "syncore/protocol.hpp"
 #include "syncore/store.hpp"
 
 using emscripten::val;
@@ -439,6 +441,188 @@ CoreStore *openCoreStore(const std::string &optionsJson) {
     return out;
 }
 
+// ------------------------------------------------------------------------------------------ protocol frames
+// A frame's header crosses as JSON text (docs/PROTOCOL.md, site ids as hex, `have` as {collection: {site:
+// seq}}), the change set of a "changes" frame as bytes beside it. Same shapes both ways.
+
+// encodeFrame's view of a header: each field checked, and named in the error when missing or mistyped.
+struct FrameHeader {
+    const Value &h;
+    std::string t;
+    [[noreturn]] void bad(const char *key, const char *must) const {
+        syncore::fail(ErrorCode::InvalidArgument, "frame '" + t + "': " + key + " must be " + must);
+    }
+    const Value *get(const char *key, bool required, const char *must, bool ok(const Value &)) const {
+        auto it = h.find(key);
+        if (it == h.end() && !required)
+            return nullptr;
+        if (it == h.end() || !ok(*it))
+            bad(key, must);
+        return &*it;
+    }
+    uint64_t num(const char *key, bool required, uint64_t max = UINT64_MAX) const {
+        const char *must = max == UINT64_MAX ? "a non-negative integer" : "an integer in 0..2^32-1";
+        const Value *v = get(key, required, must, [](const Value &x) { return x.is_number_unsigned(); });
+        uint64_t n = v ? v->get<uint64_t>() : 0;
+        if (n > max)
+            bad(key, must);
+        return n;
+    }
+    std::string str(const char *key, bool required) const {
+        const Value *v = get(key, required, "a string", [](const Value &x) { return x.is_string(); });
+        return v ? v->get<std::string>() : std::string();
+    }
+    syncore::SiteId site() const {
+        auto s = syncore::SiteId::fromHex(
+            get("site", true, "32 hex digits", [](const Value &x) { return x.is_string(); })->get<std::string>());
+        if (s.isZero())
+            bad("site", "a site id other than zero");
+        return s;
+    }
+    syncore::SyncVector have() const {
+        return syncVectorIn(
+            *get("have", true, "an object {collection: {site: seq}}", [](const Value &x) { return x.is_object(); }));
+    }
+};
+
+val encodeFrame(const std::string &headerJson, const std::string &data) {
+    return guard([&] {
+        Value h = parseJson(headerJson, "frame header");
+        auto t = h.is_object() ? h.find("t") : h.end();
+        FrameHeader f{h, t != h.end() && t->is_string() ? t->get<std::string>() : ""};
+        syncore::Message m;
+        int type = 0;
+        while (type < 6 && f.t != syncore::messageTypeName(static_cast<syncore::MessageType>(type)))
+            ++type;
+        if (type == 6)
+            syncore::fail(ErrorCode::InvalidArgument,
+                          "frame: t must be one of hello, changes, ack, end, presence, error");
+        m.type = static_cast<syncore::MessageType>(type);
+        if (m.type != syncore::MessageType::Changes && !data.empty())
+            syncore::fail(ErrorCode::InvalidArgument, "frame '" + f.t + "' carries no data");
+        switch (m.type) {
+        case syncore::MessageType::Hello:
+            if (h.contains("v"))
+                m.protocolVersion = static_cast<uint32_t>(f.num("v", true, UINT32_MAX));
+            m.site = f.site();
+            m.schemaVersion = static_cast<uint32_t>(f.num("schema", false, UINT32_MAX));
+            m.have = f.have();
+            if (auto *c = f.get("collections", false, "an array of names", [](const Value &x) {
+                    for (const auto &n : x)
+                        if (!n.is_string())
+                            return false;
+                    return x.is_array();
+                }))
+                m.collections = c->get<std::vector<std::string>>();
+            m.token = f.str("token", false);
+            break;
+        case syncore::MessageType::Changes:
+            if (data.empty() || static_cast<uint8_t>(data[0]) != syncore::kChangeSetVersion)
+                syncore::fail(ErrorCode::InvalidArgument, "frame 'changes': data must be an encoded change set");
+            m.changes = bytesIn(data);
+            [[fallthrough]];
+        case syncore::MessageType::Ack:
+            m.batch = f.num("batch", true);
+            break;
+        case syncore::MessageType::End:
+            m.have = f.have();
+            break;
+        case syncore::MessageType::Presence:
+            m.site = f.site();
+            m.presence = *f.get("state", true, "present (any JSON)", [](const Value &) { return true; });
+            break;
+        case syncore::MessageType::Error:
+            m.code = f.str("code", true);
+            m.message = f.str("message", true);
+            if (auto *x = f.get("fatal", false, "a boolean", [](const Value &x) { return x.is_boolean(); }))
+                m.fatal = x->get<bool>();
+            m.batch = f.num("batch", false);
+            break;
+        }
+        auto out = syncore::encodeMessage(m);
+        // What we send, the peer must read: the decoder's limits (lengths, nesting, empty names) apply here
+        // too. A changes frame is checked above (its decode would copy the whole change set).
+        if (m.type != syncore::MessageType::Changes) {
+            try {
+                syncore::decodeMessage(out);
+            } catch (const syncore::Error &e) {
+                syncore::fail(ErrorCode::InvalidArgument, "frame '" + f.t + "': " + e.what());
+            }
+        }
+        return bytesOut(out);
+    });
+}
+
+/** {json: header JSON text, data?: Uint8Array (changes only)}. */
+val decodeFrame(const std::string &bytes) {
+    return guard([&] {
+        auto m = syncore::decodeMessage(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size());
+        Value h = Value::object();
+        h["t"] = syncore::messageTypeName(m.type);
+        val out = val::object();
+        switch (m.type) {
+        case syncore::MessageType::Hello:
+            h["v"] = m.protocolVersion;
+            h["site"] = m.site.hex();
+            h["schema"] = m.schemaVersion;
+            h["have"] = syncVectorOut(m.have);
+            h["collections"] = m.collections;
+            h["token"] = m.token;
+            break;
+        case syncore::MessageType::Changes:
+            out.set("data", bytesOut(m.changes));
+            [[fallthrough]];
+        case syncore::MessageType::Ack:
+            h["batch"] = m.batch;
+            break;
+        case syncore::MessageType::End:
+            h["have"] = syncVectorOut(m.have);
+            break;
+        case syncore::MessageType::Presence:
+            h["site"] = m.site.hex();
+            h["state"] = m.presence;
+            break;
+        case syncore::MessageType::Error:
+            h["code"] = m.code;
+            h["message"] = m.message;
+            h["fatal"] = m.fatal;
+            h["batch"] = m.batch;
+            break;
+        }
+        out.set("json", jsonOut(h));
+        return out;
+    });
+}
+
+syncore::ChangeSet changeSetIn(const std::string &bytes) {
+    return syncore::decodeChangeSet(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size());
+}
+
+/** true, or null with CLOCK_SKEW when a row is stamped more than maxSkewMs ahead of nowMs. */
+val checkClockSkew(const std::string &bytes, double nowMs, double maxSkewMs) {
+    return guard([&] {
+        // the sum must stay a physical time the clock can pack (48 bits of ms)
+        if (!(nowMs >= 0 && maxSkewMs >= 0 && nowMs + maxSkewMs < 281474976710656.0))
+            syncore::fail(ErrorCode::OutOfRange, "checkClockSkew: nowMs and maxSkewMs must be non-negative ms");
+        syncore::checkClockSkew(changeSetIn(bytes), static_cast<uint64_t>(nowMs), static_cast<uint64_t>(maxSkewMs));
+        return val(true);
+    });
+}
+
+/** {"rows": n, "collections": {name: rows}, "docs": documents named} of a change set, as JSON text. */
+val changeSetInfo(const std::string &bytes) {
+    return guard([&] {
+        auto cs = changeSetIn(bytes);
+        Value colls = Value::object();
+        size_t docs = 0;
+        for (const auto &c : cs.collections) {
+            colls[c.name] = c.rows.size();
+            docs += c.docIds.size(); // ids are unique per collection, collections unique per change set
+        }
+        return jsonOut(Value{{"rows", cs.rowCount()}, {"collections", std::move(colls)}, {"docs", docs}});
+    });
+}
+
 /** {code, message} of the last failed call, as JSON text. */
 std::string lastError() {
     std::string out = "{\"code\":";
@@ -489,4 +673,8 @@ EMSCRIPTEN_BINDINGS(syncore) {
         .function("checkInvariants", &CoreStore::checkInvariants);
     function("openCoreStore", &openCoreStore, emscripten::allow_raw_pointers());
     function("lastError", &lastError);
+    function("encodeFrame", &encodeFrame);
+    function("decodeFrame", &decodeFrame);
+    function("checkClockSkew", &checkClockSkew);
+    function("changeSetInfo", &changeSetInfo);
 }

@@ -60,7 +60,9 @@ void checkStrings(const Value &v, const char *what) {
 }
 
 Value parseMsgpack(const Bytes &b, const char *what) {
-    Value v = Value::from_msgpack(b, true, false);
+    Value v =
+        Value::from_msgpack(b.data(), b.data() + b.size(), true,
+                            false); // the same instantiation as protocol.cpp: one MessagePack reader in the module
     if (v.is_discarded())
         fail(ErrorCode::Decode, std::string(what) + " is not valid MessagePack");
     checkStrings(v, what);
