@@ -42,6 +42,14 @@ export interface OpenStoreOptions {
   migrate?: (tx: Transaction, info: { from: number; to: number; store: Store }) => void | Promise<void>;
   /** Browser: how long writes wait to be batched into one IndexedDB save (ms, default 20). */
   debounceMs?: number;
+  /** The relay to sync with: 'ws://127.0.0.1:8787' (omit for a local-only store). */
+  relay?: string;
+  /** The relay channel (with relay). Declared collections are the ones synced; without, all are. */
+  channel?: string;
+  /** A JWT, or a function returning one; asked again ({stale: true}) when the relay refuses or expires it. */
+  token?: string | ((info: { stale: boolean }) => string | Promise<string>);
+  /** A WebSocket class to use instead of the platform's (Node < 22: `ws` is used when omitted). */
+  WebSocket?: unknown;
 }
 
 export type Where = Record<
@@ -69,7 +77,7 @@ export interface Status {
 export interface ChangeEvent {
   collection: string;
   ids: string[];
-  source: 'local' | 'remote' | 'tab';
+  source: 'local' | 'remote' | 'tab' | 'relay';
 }
 
 export interface SnapshotInfo {
@@ -118,10 +126,16 @@ export interface Store {
   readonly openReport: { created: boolean; damaged: boolean; message: string; droppedBytes: number; records: number };
   collection<T extends Doc = Doc>(name: string): Collection<T>;
   transaction<R>(fn: (tx: Transaction) => R | Promise<R>): Promise<R>;
+  /** Resolves once the relay has sent what this store lacked and acknowledged every local change. */
+  sync(): Promise<void>;
+  /** Reconnects to the relay after disconnect(). */
+  connect(): void;
+  /** Closes the relay connection and stops reconnecting; writes go on locally and are sent after connect(). */
+  disconnect(): void;
   on(event: 'change', fn: (e: ChangeEvent) => void): () => void;
   on(event: 'status', fn: (s: Status) => void): () => void;
   on(event: 'conflict', fn: (records: Conflict[]) => void): () => void;
-  on(event: 'outdated', fn: (e: { stored: number; expected: number }) => void): () => void;
+  on(event: 'outdated', fn: (e: { stored?: number; expected?: number; relay?: boolean; message?: string }) => void): () => void;
   on(event: 'error', fn: (err: Error) => void): () => void;
   readonly conflicts: {
     list(): Conflict[];

@@ -4,6 +4,7 @@
 import { CoreHandle, loadCore } from './core.mjs';
 import { SyncoreError, typeError } from './errors.mjs';
 import { IndexedDbPersistence, openPersistence, usesIndexedDb } from './persistence.mjs';
+import { SyncClient } from './sync.mjs';
 import { FollowerPersistence, TabLink, tabsAvailable, tryLead, waitToLead } from './tabs.mjs';
 import {
   checkFunction, checkId, checkName, checkNumber, describe, documentText, fieldsText, isPlainObject, jsonText,
@@ -53,6 +54,19 @@ function checkOptions(options) {
     throw new RangeError(`openStore: 'schemaVersion' must be an integer from 0 to 4294967295, got ${describe(v)}${typeof v === 'number' ? ` (${v})` : ''}`);
   }
   if (options.migrate !== undefined) checkFunction(options.migrate, "openStore: 'migrate'");
+  if (options.relay !== undefined) {
+    if (typeof options.relay !== 'string' || !/^(wss?|https?):\/\/[^/]+/.test(options.relay)) {
+      throw typeError(`openStore: 'relay' must be a ws://, wss://, http:// or https:// URL, got ${describe(options.relay)}`);
+    }
+    checkName(options.channel, "openStore: 'channel' (needed with 'relay')");
+    const t = options.token;
+    if (t !== undefined && typeof t !== 'string' && typeof t !== 'function') {
+      throw typeError(`openStore: 'token' must be a string or a function returning one, got ${describe(t)}`);
+    }
+    if (options.WebSocket !== undefined) checkFunction(options.WebSocket, "openStore: 'WebSocket'");
+  } else if (options.channel !== undefined || options.token !== undefined) {
+    throw typeError("openStore: 'channel' and 'token' need 'relay' (the relay's URL)");
+  }
 }
 
 /**
@@ -78,6 +92,7 @@ export async function openStore(options) {
     await store.close().catch(() => {});
     throw err;
   }
+  store._startSync();
   return store;
 }
 
@@ -103,6 +118,7 @@ async function openTabbed(m, options) {
       link.leader = true;
       await store._init();
       link.becameLeader(); // a previous leader's followers send what this copy lacks
+      store._startSync(); // the leader tab holds the relay connection
     } else {
       store._setPersistence(new FollowerPersistence(link));
       await link.hello();
@@ -135,6 +151,7 @@ export class Store {
     this._outdated = false;
     this._status = { connected: false, synced: false, pending: 0, persisted: true, lastSyncAt: null, error: null };
     this._tabs = null; // TabLink when several tabs share the store
+    this._sync = null; // SyncClient when the store has a relay (in the leader tab)
     if (persistence) this._setPersistence(persistence);
 
     this.conflicts = Object.freeze({
@@ -223,6 +240,7 @@ export class Store {
       for (const sub of this._subs) this._dirty.add(sub.collection);
       this._refresh();
       this._updateStatus();
+      this._startSync();
     } catch (err) {
       await p?.close().catch(() => {});
       release();
@@ -321,6 +339,44 @@ export class Store {
     return { ...this._status };
   }
 
+  /** Resolves once the relay has sent everything this store lacked and acknowledged every local change. */
+  async sync() {
+    this._checkOpen();
+    if (!this._sync) {
+      if (this._tabs && !this._tabs.leader) throw new SyncoreError('NOT_LEADER', 'sync(): another tab of this store holds the relay connection');
+      throw new SyncoreError('NO_RELAY', "sync(): the store has no relay (openStore's 'relay' option)");
+    }
+    return this._sync.sync();
+  }
+
+  /** Reconnects to the relay after disconnect(). */
+  connect() {
+    this._checkOpen();
+    this._sync?.connect();
+  }
+
+  /** Closes the relay connection and stops reconnecting; local writes go on and are sent after connect(). */
+  disconnect() {
+    this._sync?.disconnect();
+  }
+
+  _startSync() {
+    if (this._options.relay && !this._sync && !this._closed) {
+      this._sync = new SyncClient(this, {
+        ...this._options,
+        syncCollections: this._declared ? [...this._declared.keys()] : [],
+      });
+    }
+  }
+
+  /** The relay says the channel's schema is newer than this app's: read-only until the app upgrades. */
+  _becomeOutdated(message) {
+    if (this._outdated) return;
+    this._outdated = true;
+    this._emit('outdated', { relay: true, message });
+    this._updateStatus();
+  }
+
   get siteId() {
     return this._core.call('siteId');
   }
@@ -348,6 +404,7 @@ export class Store {
     this._closed = true;
     this._subs.clear();
     this._abort?.abort();
+    this._sync?.close();
     try {
       await this._persistence.close();
     } finally {
@@ -384,6 +441,7 @@ export class Store {
       if (changed.length) this._changed(changed, source);
     }
     this._tabs?.broadcast(r.changes);
+    this._sync?.local(r.changes);
     return r;
   }
 
@@ -393,6 +451,7 @@ export class Store {
     if (changes.length) {
       if (this._wanted()) this._changed([[collection, id]], 'local');
       this._tabs?.broadcast(changes);
+      this._sync?.local(changes);
     }
     return changes;
   }
@@ -405,11 +464,14 @@ export class Store {
   async _applyRemote(bytes, source) {
     if (!(bytes instanceof Uint8Array)) throw typeError(`replication.apply: expected a Uint8Array, got ${describe(bytes)}`);
     if (this._closed) throw new SyncoreError('CLOSED', `store '${this.name}' is closed`);
+    const before = source === 'relay' ? this._core.json('syncVector') : null;
     const r = JSON.parse(this._core.call('apply', bytes));
     if (r.rowsApplied || r.changed.length || r.newConflicts.length || r.clearedConflicts.length) {
       this._persistence.written();
     }
-    if (source === 'remote') this._tabs?.broadcast(bytes); // the relay's batches reach every tab
+    if (before) this._sync?.absorbed(before, this._core.json('syncVector')); // the relay has these
+    if (source === 'remote' || source === 'relay') this._tabs?.broadcast(bytes); // the relay's batches reach every tab
+    if (source === 'tab') this._sync?.local(bytes); // a follower tab's writes go to the relay through the leader
     if (r.changed.length && this._wanted()) this._changed(r.changed, source);
     if (r.newConflicts.length) {
       const records = r.newConflicts.map((id) => this._core.json('conflict', id)).filter(Boolean);
@@ -504,7 +566,7 @@ export class Store {
     // the common call, after a write: nothing but `persisted` can have changed
     if (!patch && s.persisted === persisted && (s.error === null) === (this._persistence.error === null)) return;
     const next = { ...s, ...patch, persisted };
-    if (!patch?.error && this._persistence.error === null) next.error = null;
+    if (!patch?.error && this._persistence.error === null) next.error = this._sync?.error ?? null;
     if (Object.keys(next).some((k) => next[k] !== s[k])) {
       this._status = next;
       this._emit('status', { ...next });

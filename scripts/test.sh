@@ -43,8 +43,9 @@ section "package: module into dist/ (npm run build), node:test in Node and headl
 sh scripts/build-module.sh
 t=$(now)
 # tests/js: the API in Node; tests/browser: Debian's chromium via playwright-core, pages on 127.0.0.1;
-# tests/package: npm pack, install the tarball into a throwaway project, Node + an esbuild bundle
-node --test --test-concurrency=1 tests/js/ tests/browser/ tests/package/
+# tests/package: npm pack, install the tarball into a throwaway project, Node + an esbuild bundle;
+# tests/relay: createRelay and the syncore-relay command on 127.0.0.1 with real clients
+node --test --test-concurrency=1 tests/js/ tests/relay/ tests/browser/ tests/package/
 echo "package tests: $(( $(now) - t )) s"
 
 if ls tests/fuzz/fuzz_*.cpp >/dev/null 2>&1; then

@@ -1,0 +1,484 @@
+// syncore-relay: one replica (a Store on NODEFS) per channel, WebSocket sync (docs/PROTOCOL.md), JWT auth,
+// limits, fan-out, /healthz and /metrics. docs/ARCHITECTURE.md, "the relay is the package itself".
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { WebSocketServer } from 'ws';
+import { loadCore } from '../core.mjs';
+import { PROTOCOL_VERSION, changeSetInfo, checkClockSkew, decodeFrame, encodeFrame } from '../protocol.mjs';
+import { openStore } from '../store.mjs';
+
+export const DEFAULT_LIMITS = Object.freeze({
+  frameBytes: 4 << 20, // one frame (a batch) at most
+  changesPerBatch: 20_000, // rows in one client batch
+  changesPerSecond: 50_000, // rows per connection per second (a bucket holding one second's worth)
+  subscribersPerChannel: 1_000,
+  clockSkewMs: 5 * 60_000, // rows stamped further ahead of the relay's clock are refused
+});
+const MAX_BATCH_BYTES = 256 << 10; // catch-up batches
+const HEARTBEAT_MS = 15_000;
+const NAME_RE = /^[^\u0000-\u001f/]{1,200}$/;
+
+class RelayError extends Error {
+  constructor(code, message, fatal = false) {
+    super(message);
+    this.code = code;
+    this.fatal = fatal;
+  }
+}
+
+/** A directory name for a tenant or channel: nothing can climb out of the data directory. */
+function safeSegment(s) {
+  return encodeURIComponent(s).replace(/\./g, '%2E').replace(/\*/g, '%2A');
+}
+
+/** The role a token's `channels` claim grants on `channel`: exact name first, then the longest `prefix*`. */
+export function roleFor(grants, channel) {
+  if (!grants || typeof grants !== 'object') return null;
+  const valid = (r) => (r === 'owner' || r === 'editor' || r === 'viewer' ? r : null);
+  if (Object.hasOwn(grants, channel)) return valid(grants[channel]);
+  let best = null;
+  let bestLen = -1;
+  for (const [pattern, role] of Object.entries(grants)) {
+    if (pattern.endsWith('*') && channel.startsWith(pattern.slice(0, -1)) && pattern.length > bestLen) {
+      best = valid(role);
+      bestLen = pattern.length;
+    }
+  }
+  return best;
+}
+
+class Metrics {
+  constructor() {
+    this.counters = new Map();
+  }
+
+  inc(name, n = 1, label = '') {
+    const k = label ? `${name}{reason="${label}"}` : name;
+    this.counters.set(k, (this.counters.get(k) ?? 0) + n);
+  }
+
+  text(gauges) {
+    const lines = [];
+    const help = {
+      syncore_connections: ['gauge', 'open sync connections'],
+      syncore_channels: ['gauge', 'channels loaded in memory'],
+      syncore_changes_in_total: ['counter', 'rows received from clients and applied'],
+      syncore_changes_out_total: ['counter', 'change frames sent to clients'],
+      syncore_bytes_in_total: ['counter', 'bytes of frames received'],
+      syncore_bytes_out_total: ['counter', 'bytes of frames sent'],
+      syncore_rejected_frames_total: ['counter', 'frames refused, by reason'],
+    };
+    const all = new Map([...Object.entries(gauges), ...this.counters]);
+    for (const [name, [type, text]] of Object.entries(help)) {
+      lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
+      let any = false;
+      for (const [k, v] of all) {
+        if (k === name || k.startsWith(`${name}{`)) {
+          lines.push(`${k} ${v}`);
+          any = true;
+        }
+      }
+      if (!any && type === 'counter' && !name.includes('rejected')) lines.push(`${name} 0`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+/**
+ * createRelay({ port, host, data, authSecret, jwks, insecureDev, idleMs, limits, log }).
+ * start() resolves to {port, host}; stop() finishes in-flight batches and closes every socket with 1001.
+ */
+export function createRelay(options = {}) {
+  return new Relay(options);
+}
+
+export class Relay {
+  constructor(options) {
+    if (typeof options.data !== 'string' || options.data === '') throw new TypeError("createRelay: 'data' (the data directory) is required");
+    if (!options.authSecret && !options.jwks && !options.insecureDev) {
+      throw new TypeError("createRelay: give 'authSecret' (HS256), 'jwks' (a file or URL), or 'insecureDev: true' for anonymous development use");
+    }
+    this.options = options;
+    this.host = options.host ?? '127.0.0.1';
+    this.port = options.port ?? 8787;
+    this.dataDir = path.resolve(options.data);
+    this.idleMs = options.idleMs ?? 60_000;
+    this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
+    this.log = options.log ?? ((msg) => process.stderr.write(`syncore-relay: ${msg}\n`));
+    this.channels = new Map(); // key -> Channel
+    this.conns = new Set();
+    this.metrics = new Metrics();
+    this.stopping = false;
+    this.m = null;
+    this.keys = null;
+  }
+
+  async start() {
+    this.m = await loadCore();
+    if (this.options.authSecret) this.secret = new TextEncoder().encode(this.options.authSecret);
+    if (this.options.jwks) {
+      const j = this.options.jwks;
+      this.keys = /^https?:\/\//.test(j) ? createRemoteJWKSet(new URL(j)) : createLocalJWKSet(JSON.parse(fs.readFileSync(j, 'utf8')));
+    }
+    if (this.options.insecureDev) {
+      this.log('WARNING: --insecure-dev: connections without a token get full access to tenant "dev". Never use this in production.');
+    }
+    fs.mkdirSync(this.dataDir, { recursive: true });
+    this.server = http.createServer((req, res) => this._http(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.frameBytes + (64 << 10) });
+    this.server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url, 'http://relay');
+      if (url.pathname !== '/v1/ws' || this.stopping) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this._connection(ws, url));
+    });
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, this.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = this.server.address().port;
+    this.heartbeat = setInterval(() => {
+      for (const c of this.conns) {
+        if (!c.alive) {
+          c.ws.terminate();
+          continue;
+        }
+        c.alive = false;
+        c.ws.ping();
+      }
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+    return { port: this.port, host: this.host };
+  }
+
+  /** Stops accepting, lets in-flight batches finish (they are durable when applied), closes with 1001. */
+  async stop() {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.heartbeat);
+    const closed = new Promise((resolve) => this.server.close(() => resolve()));
+    await Promise.all([...this.channels.values()].map((ch) => ch.queue.catch(() => {})));
+    for (const c of this.conns) c.ws.close(1001, 'relay shutting down');
+    const deadline = Date.now() + 2000;
+    while (this.conns.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.conns) c.ws.terminate();
+    for (const ch of [...this.channels.values()]) await this._closeChannel(ch);
+    this.server.closeAllConnections?.();
+    await closed;
+  }
+
+  stats() {
+    return {
+      connections: this.conns.size,
+      channels: this.channels.size,
+      counters: Object.fromEntries(this.metrics.counters),
+    };
+  }
+
+  /** Server-side writes: relay.channel(name, {tenant}).collection(c).put/update/delete/increment. */
+  channel(name, { tenant = 'dev' } = {}) {
+    if (!NAME_RE.test(name) || !NAME_RE.test(tenant)) throw new TypeError(`relay.channel: bad channel or tenant name '${tenant}/${name}'`);
+    const write = (collection, op) => async (...args) => {
+      const ch = await this._openChannel(tenant, name);
+      return this._enqueue(ch, async () => {
+        const before = ch.store.replication.vector();
+        const r = await ch.store.collection(collection)[op](...args);
+        this._fanOutSince(ch, before, null, [collection]);
+        this._maybeEvict(ch);
+        return r;
+      });
+    };
+    return {
+      collection: (collection) => ({
+        put: write(collection, 'put'),
+        update: write(collection, 'update'),
+        delete: write(collection, 'delete'),
+        increment: write(collection, 'increment'),
+        get: async (id) => (await this._openChannel(tenant, name)).store.collection(collection).get(id),
+        find: async (q) => (await this._openChannel(tenant, name)).store.collection(collection).find(q),
+      }),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------- HTTP
+  _http(req, res) {
+    const url = new URL(req.url, 'http://relay');
+    if (req.method === 'GET' && url.pathname === '/healthz') {
+      res.writeHead(this.stopping ? 503 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: !this.stopping, connections: this.conns.size, channels: this.channels.size }));
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(this.metrics.text({ syncore_connections: this.conns.size, syncore_channels: this.channels.size }));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found\n');
+  }
+
+  // ----------------------------------------------------------------------------------------- channels
+  async _openChannel(tenant, name) {
+    const key = `${tenant}/${name}`;
+    let ch = this.channels.get(key);
+    if (ch) {
+      clearTimeout(ch.idle);
+      ch.idle = null;
+      return ch.ready;
+    }
+    ch = { key, tenant, name, subs: new Set(), store: null, queue: Promise.resolve(), idle: null, batch: 0 };
+    ch.ready = (async () => {
+      const dir = path.join(this.dataDir, safeSegment(tenant), safeSegment(name));
+      fs.mkdirSync(dir, { recursive: true });
+      ch.store = await openStore({ name: key, directory: dir });
+      if (ch.store.openReport?.damaged) this.log(`channel ${key}: stored data was damaged and cut back: ${ch.store.openReport.message}`);
+      ch.store.on('error', (err) => this.log(`channel ${key}: ${err.message}`));
+      return ch;
+    })();
+    this.channels.set(key, ch);
+    try {
+      return await ch.ready;
+    } catch (err) {
+      this.channels.delete(key);
+      throw err;
+    }
+  }
+
+  _maybeEvict(ch) {
+    if (ch.subs.size || ch.idle || this.stopping) return;
+    ch.idle = setTimeout(() => {
+      ch.idle = null;
+      if (!ch.subs.size && this.channels.get(ch.key) === ch) this._closeChannel(ch).catch((err) => this.log(err.message));
+    }, this.idleMs);
+    ch.idle.unref();
+  }
+
+  async _closeChannel(ch) {
+    this.channels.delete(ch.key);
+    clearTimeout(ch.idle);
+    await ch.queue.catch(() => {});
+    await ch.store?.close();
+  }
+
+  /** Runs fn after everything queued on the channel: batches apply in arrival order, one at a time. */
+  _enqueue(ch, fn) {
+    const run = ch.queue.then(fn);
+    ch.queue = run.catch(() => {});
+    return run;
+  }
+
+  // -------------------------------------------------------------------------------------- connections
+  _connection(ws, url) {
+    const conn = {
+      ws, alive: true, channel: null, hello: false, role: null, readOnly: false, collections: [],
+      expiry: null, bucket: this.limits.changesPerSecond, bucketAt: Date.now(), busy: Promise.resolve(),
+      channelName: url.searchParams.get('channel') ?? '',
+    };
+    this.conns.add(conn);
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      const bytes = isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
+      // frames of one connection are handled in order
+      conn.busy = conn.busy.then(() => this._frame(conn, bytes)).catch((err) => {
+        this.log(`internal error on a connection: ${err.stack ?? err.message}`);
+        this._refuse(conn, new RelayError('internal', 'the relay failed on this frame; nothing of it was applied', true));
+      });
+    });
+    ws.on('close', () => {
+      this.conns.delete(conn);
+      clearTimeout(conn.expiry);
+      if (conn.channel) {
+        conn.channel.subs.delete(conn);
+        this._maybeEvict(conn.channel);
+      }
+    });
+    ws.on('error', () => {}); // 'close' follows
+  }
+
+  _send(conn, msg) {
+    if (conn.ws.readyState !== 1) return;
+    const bytes = encodeFrame(this.m, msg);
+    this.metrics.inc('syncore_bytes_out_total', bytes.length);
+    if (msg.t === 'changes') this.metrics.inc('syncore_changes_out_total');
+    conn.ws.send(bytes);
+  }
+
+  _refuse(conn, err, batch = 0) {
+    this.metrics.inc('syncore_rejected_frames_total', 1, err.code);
+    this._send(conn, { t: 'error', code: err.code, message: err.message, fatal: err.fatal, batch });
+    if (err.fatal) conn.ws.close(err.code === 'protocol' ? 1002 : 1008, err.code);
+  }
+
+  async _frame(conn, bytes) {
+    if (conn.ws.readyState !== 1) return;
+    if (!bytes) return this._refuse(conn, new RelayError('protocol', 'frames are binary (MessagePack); got a text frame', true));
+    this.metrics.inc('syncore_bytes_in_total', bytes.length);
+    if (bytes.length > this.limits.frameBytes) {
+      return this._refuse(conn, new RelayError('limit-frame-bytes', `frame of ${bytes.length} bytes is over the relay's limit of ${this.limits.frameBytes}; send smaller batches`, true));
+    }
+    let msg;
+    try {
+      msg = decodeFrame(this.m, bytes);
+    } catch (err) {
+      return this._refuse(conn, new RelayError('protocol', `not a sync frame: ${err.message}`, true));
+    }
+    try {
+      if (!conn.hello) {
+        if (msg.t !== 'hello') throw new RelayError('protocol', `the first frame must be hello, got ${msg.t}`, true);
+        await this._hello(conn, msg);
+        return;
+      }
+      switch (msg.t) {
+        case 'changes':
+          await this._changes(conn, msg);
+          return;
+        case 'hello':
+          throw new RelayError('protocol', 'hello was already sent on this connection', true);
+        case 'presence':
+        case 'ack':
+          return; // presence: a later slice; clients do not need to ack the relay's batches
+        default:
+          throw new RelayError('protocol', `a client does not send ${msg.t} frames`, true);
+      }
+    } catch (err) {
+      if (err instanceof RelayError) return this._refuse(conn, err, msg.batch ?? 0);
+      throw err;
+    }
+  }
+
+  async _verify(token) {
+    if (!token) {
+      if (this.options.insecureDev) return { sub: 'anonymous', tenant: 'dev', channels: { '*': 'owner' } };
+      throw new RelayError('unauthorized', 'no token: this relay needs a JWT (openStore({ token }))', true);
+    }
+    if (!this.secret && !this.keys) {
+      return { sub: 'anonymous', tenant: 'dev', channels: { '*': 'owner' } }; // insecure-dev without keys
+    }
+    let payload;
+    try {
+      ({ payload } = this.secret
+        ? await jwtVerify(token, this.secret, { algorithms: ['HS256'] })
+        : await jwtVerify(token, this.keys));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new RelayError('token-expired', 'the token has expired: get a new one', true);
+      throw new RelayError('unauthorized', `the token was refused: ${err.code ?? 'invalid'} (${err.message})`, true);
+    }
+    if (typeof payload.tenant !== 'string' || !NAME_RE.test(payload.tenant)) {
+      throw new RelayError('unauthorized', "the token has no valid 'tenant' claim", true);
+    }
+    return payload;
+  }
+
+  async _hello(conn, msg) {
+    if (msg.v !== PROTOCOL_VERSION) {
+      throw new RelayError('protocol-version', `this relay speaks protocol ${PROTOCOL_VERSION}, the client ${msg.v}: upgrade the client or the relay`, true);
+    }
+    if (!NAME_RE.test(conn.channelName)) {
+      throw new RelayError('bad-channel', "connect to /v1/ws?channel=<name> (1 to 200 characters, no '/' or control characters)", true);
+    }
+    const claims = await this._verify(msg.token);
+    const role = roleFor(claims.channels, conn.channelName);
+    if (!role) {
+      throw new RelayError('forbidden-channel', `the token grants no role on channel '${conn.channelName}'`, true);
+    }
+    const ch = await this._openChannel(claims.tenant, conn.channelName);
+    if (ch.subs.size >= this.limits.subscribersPerChannel) {
+      this._maybeEvict(ch);
+      throw new RelayError('limit-subscribers', `channel '${conn.channelName}' has its limit of ${this.limits.subscribersPerChannel} subscribers; try again later`, true);
+    }
+    if (conn.ws.readyState !== 1) return this._maybeEvict(ch);
+    conn.hello = true;
+    conn.role = role;
+    conn.channel = ch;
+    conn.sub = claims.sub ?? '';
+    conn.collections = msg.collections;
+    ch.subs.add(conn);
+    if (typeof claims.exp === 'number') {
+      const ms = claims.exp * 1000 - Date.now();
+      conn.expiry = setTimeout(() => this._refuse(conn, new RelayError('token-expired', 'the token expired on this open connection: get a new one and reconnect', true)), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+      conn.expiry.unref();
+    }
+    await this._enqueue(ch, async () => {
+      const schema = ch.store._core.call('schemaVersion');
+      if (msg.schema > schema && role !== 'viewer') ch.store._write(() => ch.store._core.call('setSchemaVersion', msg.schema));
+      else if (msg.schema < schema) {
+        conn.readOnly = true;
+        this._refuse(conn, new RelayError('outdated', `channel '${conn.channelName}' holds schema version ${schema}, this client ${msg.schema}: it is read-only until the app upgrades`));
+      }
+      const batches = ch.store.replication.changesSince(msg.have, { collections: msg.collections, maxBatchBytes: MAX_BATCH_BYTES });
+      for (const data of batches) this._send(conn, { t: 'changes', batch: ++ch.batch, data });
+      this._send(conn, { t: 'end', have: this._vector(ch, msg.collections) });
+    });
+  }
+
+  _vector(ch, collections) {
+    const v = ch.store.replication.vector();
+    if (!collections.length) return v;
+    return Object.fromEntries(Object.entries(v).filter(([c]) => collections.includes(c)));
+  }
+
+  async _changes(conn, msg) {
+    const ch = conn.channel;
+    if (conn.role === 'viewer') throw new RelayError('forbidden', `a viewer cannot write to channel '${conn.channelName}'; nothing was applied`);
+    if (conn.readOnly) throw new RelayError('outdated', 'this client is older than the channel\'s schema: read-only until the app upgrades; nothing was applied');
+    let info;
+    try {
+      info = changeSetInfo(this.m, msg.data);
+    } catch (err) {
+      throw new RelayError('bad-changes', `batch ${msg.batch} is not a valid change set: ${err.message}; nothing was applied`);
+    }
+    if (info.rows > this.limits.changesPerBatch) {
+      throw new RelayError('limit-changes-per-batch', `batch ${msg.batch} has ${info.rows} changes, over the limit of ${this.limits.changesPerBatch}; send smaller batches`);
+    }
+    const now = Date.now();
+    const rate = this.limits.changesPerSecond;
+    conn.bucket = Math.min(rate, conn.bucket + ((now - conn.bucketAt) / 1000) * rate);
+    conn.bucketAt = now;
+    if (info.rows > conn.bucket) {
+      throw new RelayError('limit-rate', `more than ${rate} changes per second on this connection; batch ${msg.batch} was refused, send it again later`);
+    }
+    conn.bucket -= info.rows;
+    try {
+      checkClockSkew(this.m, msg.data, now, this.limits.clockSkewMs);
+    } catch (err) {
+      throw new RelayError('clock-skew', `batch ${msg.batch}: ${err.message} (the relay allows ${this.limits.clockSkewMs} ms); check the device clock`);
+    }
+    await this._enqueue(ch, async () => {
+      const before = ch.store.replication.vector();
+      try {
+        await ch.store.replication.apply(msg.data); // journaled (NODEFS, write-through) when it returns
+      } catch (err) {
+        throw new RelayError('bad-changes', `batch ${msg.batch} was refused: ${err.message}; nothing was applied`);
+      }
+      this.metrics.inc('syncore_changes_in_total', info.rows);
+      this._send(conn, { t: 'ack', batch: msg.batch });
+      this._fanOutSince(ch, before, conn, Object.keys(info.collections), msg.data);
+    });
+  }
+
+  /** Sends what changed since `before` to every subscriber but `from`: the batch itself when it syncs all
+   *  of the batch's collections, else changesSince(before) over its own collections. */
+  _fanOutSince(ch, before, from, collections, data = null) {
+    for (const sub of ch.subs) {
+      if (sub === from || sub.ws.readyState !== 1) continue;
+      const mine = sub.collections;
+      const all = !mine.length || collections.every((c) => mine.includes(c));
+      if (data && all) {
+        this._send(sub, { t: 'changes', batch: ++ch.batch, data });
+        continue;
+      }
+      if (mine.length && !collections.some((c) => mine.includes(c))) continue;
+      const batches = ch.store.replication.changesSince(before, { collections: mine.length ? mine : collections, maxBatchBytes: MAX_BATCH_BYTES });
+      for (const b of batches) this._send(sub, { t: 'changes', batch: ++ch.batch, data: b });
+    }
+  }
+}

@@ -1,0 +1,395 @@
+// The relay and live sync in Node: a real relay (createRelay) on 127.0.0.1, real WebSockets (ws), real
+// data directories; clients are stores opened with { relay, channel, token }.
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
+import { WebSocket } from 'ws';
+import { openStore } from '../../js/index.mjs';
+import { loadCore } from '../../js/core.mjs';
+import { decodeFrame, encodeFrame } from '../../js/protocol.mjs';
+import { createRelay, roleFor } from '../../js/relay/relay.mjs';
+import { seeded, sleep } from '../js/helpers.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SECRET = 'test-secret-of-the-relay-tests';
+const key = new TextEncoder().encode(SECRET);
+const tmp = (name) => fs.mkdtempSync(path.join(os.tmpdir(), `syncore-${name}-`));
+
+async function token(claims, { secret = key, exp = '1h' } = {}) {
+  return new SignJWT({ tenant: 'acme', channels: { '*': 'editor' }, ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(claims.sub ?? 'ada')
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(secret);
+}
+
+/** Polls until fn() is true (or fails after ms). */
+async function until(fn, what, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function withTimeout(p, ms, what) {
+  let t;
+  const timeout = new Promise((_, reject) => {
+    t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+let relay;
+let url;
+const opened = [];
+async function client(name, extra = {}) {
+  const s = await openStore({ name, storage: 'memory', relay: url, channel: 'board', token: await token({}), ...extra });
+  s.on('error', () => {}); // asserted where it matters
+  opened.push(s);
+  return s;
+}
+
+/** A raw protocol connection: sends frames, collects decoded replies. */
+async function raw(channel = 'board') {
+  const m = await loadCore();
+  const ws = new WebSocket(`${url}/v1/ws?channel=${encodeURIComponent(channel)}`);
+  const frames = [];
+  const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+  ws.on('message', (d) => frames.push(decodeFrame(m, new Uint8Array(d))));
+  await new Promise((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('error', reject);
+  });
+  return {
+    ws, frames, closed, m,
+    send: (msg) => ws.send(encodeFrame(m, msg)),
+    hello: async (tok, extra = {}) => ws.send(encodeFrame(m, { t: 'hello', site: '0123456789abcdef0123456789abcdef', have: {}, token: tok, ...extra })),
+  };
+}
+
+describe('relay', () => {
+  before(async () => {
+    relay = createRelay({ port: 0, data: tmp('relay'), authSecret: SECRET, idleMs: 200, log: () => {} });
+    const { port } = await relay.start();
+    url = `ws://127.0.0.1:${port}`;
+  });
+  after(async () => {
+    for (const s of opened) await s.close().catch(() => {});
+    await relay.stop();
+  });
+
+  test('roleFor: exact channel, then the longest prefix*', () => {
+    assert.equal(roleFor({ 'team-*': 'viewer', 'team-4*': 'editor', 'team-42': 'owner' }, 'team-42'), 'owner');
+    assert.equal(roleFor({ 'team-*': 'viewer', 'team-4*': 'editor' }, 'team-43'), 'editor');
+    assert.equal(roleFor({ 'team-*': 'viewer' }, 'team-9'), 'viewer');
+    assert.equal(roleFor({ 'team-*': 'viewer' }, 'other'), null);
+    assert.equal(roleFor({ board: 'admin' }, 'board'), null, 'unknown roles grant nothing');
+  });
+
+  test('two clients converge after concurrent offline edits', async () => {
+    const a = await client('a1');
+    const b = await client('b1');
+    await withTimeout(Promise.all([a.sync(), b.sync()]), 10_000, 'first sync');
+    await a.collection('cards').put({ id: 'c1', title: 'from a', votes: 0 });
+    await until(() => b.collection('cards').get('c1'), 'b to receive c1');
+    a.disconnect();
+    b.disconnect();
+    await a.collection('cards').update('c1', { title: 'a offline' });
+    await b.collection('cards').update('c1', { done: true });
+    await a.collection('cards').increment('c1', 'votes', 2);
+    await b.collection('cards').increment('c1', 'votes', 3);
+    await b.collection('cards').put({ id: 'c2', title: 'b offline' });
+    assert.ok(a.status.pending > 0 && b.status.pending > 0, 'offline edits are pending');
+    assert.equal(a.status.connected, false);
+    a.connect();
+    b.connect();
+    await withTimeout(Promise.all([a.sync(), b.sync()]), 10_000, 'sync after reconnect');
+    await until(() => a.replication.stateHash() === b.replication.stateHash(), 'equal state hashes');
+    const c1 = a.collection('cards').get('c1');
+    assert.deepEqual(c1, b.collection('cards').get('c1'));
+    assert.equal(c1.title, 'a offline');
+    assert.equal(c1.done, true);
+    assert.equal(c1.votes, 5, 'concurrent increments add up');
+    assert.equal(a.collection('cards').get('c2').title, 'b offline');
+    assert.deepEqual({ ...a.status, lastSyncAt: 0 }, { ...a.status, lastSyncAt: 0, connected: true, synced: true, pending: 0 });
+  });
+
+  test('five clients, seeded random writes while connected and offline, converge', async () => {
+    await seeded(401, async (rnd) => {
+      const cs = [];
+      for (let i = 0; i < 5; i++) cs.push(await client(`five-${i}`, { channel: 'five' }));
+      await withTimeout(Promise.all(cs.map((c) => c.sync())), 10_000, 'first sync of five');
+      for (let round = 0; round < 4; round++) {
+        const off = cs.filter(() => rnd() < 0.4);
+        for (const c of off) c.disconnect();
+        for (let k = 0; k < 40; k++) {
+          const c = cs[Math.floor(rnd() * cs.length)];
+          const id = `d${Math.floor(rnd() * 15)}`;
+          const col = c.collection('items');
+          const r = rnd();
+          // update and increment need the document: a relay batch may delete it between get and write
+          // (a race a real app has too), so NOT_FOUND is an allowed answer there
+          const exists = async (fn) => {
+            try {
+              await fn();
+            } catch (e) {
+              assert.equal(e.code, 'NOT_FOUND');
+            }
+          };
+          if (r < 0.4 || !col.get(id)) await col.put({ id, n: Math.floor(rnd() * 100), by: c.name });
+          else if (r < 0.6) await exists(() => col.update(id, { n: Math.floor(rnd() * 100) }));
+          else if (r < 0.8) await exists(() => col.increment(id, 'count', 1));
+          else await col.delete(id);
+        }
+        for (const c of off) c.connect();
+      }
+      await withTimeout(Promise.all(cs.map((c) => c.sync())), 15_000, 'sync of five');
+      await until(() => new Set(cs.map((c) => c.replication.stateHash())).size === 1, 'five equal hashes');
+    });
+  });
+
+  test('a client with another collection filter gets only its collections, and back-fills a new one', async () => {
+    const w = await client('writer-cols', { channel: 'cols' });
+    await w.sync();
+    await w.transaction((tx) => {
+      tx.collection('cards').put({ id: 'k1', title: 'card' });
+      tx.collection('notes').put({ id: 'n1', text: 'note' });
+    });
+    await w.sync();
+    const r = await client('reader-cols', { channel: 'cols', collections: { cards: {} } });
+    await r.sync();
+    assert.deepEqual(r.collection('cards').get('k1'), { id: 'k1', title: 'card' });
+    assert.equal(r.replication.vector().notes, undefined, 'notes are not synced to a cards-only client');
+    await w.transaction((tx) => {
+      tx.collection('cards').put({ id: 'k2', title: 'card 2' });
+      tx.collection('notes').put({ id: 'n2', text: 'note 2' });
+    });
+    await until(() => r.collection('cards').get('k2'), 'live cards to the filtered client');
+    assert.equal(r.replication.vector().notes, undefined);
+    await r.close();
+    // the same replica, opened again by an app that now also syncs notes, back-fills them
+    const r2 = await client('reader-cols-2', { channel: 'cols', collections: { cards: {}, notes: {} } });
+    await r2.sync();
+    assert.equal(r2.collection('notes').count(), 2);
+  });
+
+  test('the relay restarts from its data directory: nothing acknowledged is lost', async () => {
+    const dir = tmp('restart');
+    let r1 = createRelay({ port: 0, data: dir, authSecret: SECRET, log: () => {} });
+    const { port } = await r1.start();
+    const u = `ws://127.0.0.1:${port}`;
+    const a = await client('restart-a', { relay: u, channel: 'persist' });
+    await a.sync();
+    for (let i = 0; i < 50; i++) await a.collection('cards').put({ id: `p${i}`, i });
+    await withTimeout(a.sync(), 10_000, 'acks before the restart');
+    await r1.stop();
+    await until(() => !a.status.connected, 'client sees the relay gone');
+    r1 = createRelay({ port, data: dir, authSecret: SECRET, log: () => {} });
+    await r1.start();
+    const b = await client('restart-b', { relay: u, channel: 'persist' });
+    await withTimeout(b.sync(), 10_000, 'sync from the restarted relay');
+    assert.equal(b.collection('cards').count(), 50);
+    await until(() => a.status.connected && a.status.synced, 'a reconnects by itself', 15_000);
+    await a.close();
+    await b.close();
+    await r1.stop();
+  });
+
+  test('kill -9 of a relay process: every acknowledged batch is in its data directory', async () => {
+    const dir = tmp('kill');
+    const child = fork(path.join(HERE, '..', '..', 'js', 'relay', 'cli.mjs'), ['--port', '0', '--data', dir, '--auth-secret', SECRET], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const port = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
+    });
+    const u = `ws://127.0.0.1:${port}`;
+    const a = await client('kill-a', { relay: u, channel: 'k' });
+    await a.sync();
+    let acked = 0;
+    let killed = false;
+    let onKill;
+    const kill = new Promise((resolve) => (onKill = resolve));
+    const writes = (async () => {
+      for (let i = 0; i < 400; i++) {
+        await a.collection('cards').put({ id: `k${i}`, i });
+        if (i % 10 === 9 && !killed) {
+          await Promise.race([a.sync(), kill]); // every write so far acknowledged (or the relay is gone)
+          if (!killed) acked = i + 1;
+        }
+      }
+    })();
+    await until(() => acked >= 100, '100 acknowledged writes');
+    killed = true;
+    onKill();
+    const ackedAtKill = acked;
+    child.kill('SIGKILL');
+    await writes;
+    await a.close();
+    const r2 = createRelay({ port: 0, data: dir, authSecret: SECRET, log: () => {} });
+    const { port: p2 } = await r2.start();
+    const b = await client('kill-b', { relay: `ws://127.0.0.1:${p2}`, channel: 'k' });
+    await withTimeout(b.sync(), 10_000, 'sync after kill -9');
+    for (let i = 0; i < ackedAtKill; i++) assert.ok(b.collection('cards').get(`k${i}`), `acknowledged k${i} survived kill -9`);
+    await b.close();
+    await r2.stop();
+  });
+
+  test('auth: no token, forged signature, expired, no grant, wrong tenant', async () => {
+    const cases = [
+      ['no token', '', 'unauthorized'],
+      ['forged', await token({}, { secret: new TextEncoder().encode('not the secret') }), 'unauthorized'],
+      ['expired', await token({}, { exp: Math.floor(Date.now() / 1000) - 60 }), 'token-expired'],
+      ['no grant on the channel', await token({ channels: { 'other-*': 'owner' } }), 'forbidden-channel'],
+      ['no tenant claim', await token({ tenant: undefined }), 'unauthorized'],
+    ];
+    for (const [what, tok, code] of cases) {
+      const c = await raw();
+      await c.hello(tok);
+      const closeCode = await withTimeout(c.closed, 5000, `close for ${what}`);
+      assert.equal(c.frames.length, 1, `${what}: one error frame`);
+      assert.equal(c.frames[0].t, 'error', what);
+      assert.equal(c.frames[0].code, code, what);
+      assert.equal(c.frames[0].fatal, true, what);
+      assert.equal(closeCode, 1008, what);
+    }
+    // tenants are apart: acme's writes never reach globex's channel of the same name
+    const acme = await client('acme-w', { channel: 'shared-name' });
+    await acme.collection('cards').put({ id: 'secret', title: 'acme only' });
+    await acme.sync();
+    const globex = await client('globex-r', { channel: 'shared-name', token: await token({ tenant: 'globex' }) });
+    await globex.sync();
+    assert.equal(globex.collection('cards').get('secret'), null);
+  });
+
+  test('a viewer reads but its writes are refused: nothing applied, nothing fanned out', async () => {
+    const editor = await client('ed', { channel: 'view' });
+    await editor.collection('cards').put({ id: 'v1', title: 'by editor' });
+    await editor.sync();
+    const viewer = await client('viewer', { channel: 'view', token: await token({ channels: { view: 'viewer' } }) });
+    const errors = [];
+    viewer.on('error', (e) => errors.push(e));
+    await viewer.sync();
+    assert.equal(viewer.collection('cards').get('v1').title, 'by editor');
+    await viewer.collection('cards').put({ id: 'v2', title: 'by viewer' });
+    await until(() => errors.length > 0, 'the refusal');
+    assert.equal(errors[0].relayCode, 'forbidden');
+    await sleep(100);
+    assert.equal(editor.collection('cards').get('v2'), null, 'not fanned out');
+    const check = await client('ed-check', { channel: 'view' });
+    await check.sync();
+    assert.equal(check.collection('cards').get('v2'), null, 'not stored by the relay');
+    assert.equal(viewer.status.synced, false, 'the refused write stays pending');
+  });
+
+  test('expiry is enforced on an open connection, and the token provider is asked again', async () => {
+    let calls = 0;
+    const s = await client('expiring', {
+      channel: 'exp',
+      token: async () => {
+        calls++;
+        return token({}, { exp: Math.floor(Date.now() / 1000) + (calls === 1 ? 1 : 3600) });
+      },
+    });
+    await s.sync();
+    await until(() => calls >= 2 && s.status.connected && s.status.synced, 'reconnected with a fresh token', 10_000);
+  });
+
+  test('hostile input: junk, truncated and wrong-shaped frames, oversize, floods; the relay keeps serving', async () => {
+    const good = await client('steady', { channel: 'hostile' });
+    await good.sync();
+    const m = await loadCore();
+    const validChanges = await good.collection('cards').put({ id: 'template' }).then(() => good.replication.changesSince({})[0]);
+    await seeded(402, async (rnd) => {
+      for (let i = 0; i < 30; i++) {
+        const c = await raw('hostile');
+        const kind = i % 5;
+        if (kind === 0) c.ws.send(Uint8Array.from({ length: 1 + Math.floor(rnd() * 200) }, () => Math.floor(rnd() * 256)));
+        else if (kind === 1) c.ws.send(encodeFrame(m, { t: 'hello', site: '0123456789abcdef0123456789abcdef', have: {}, token: 'x' }).subarray(0, 5 + Math.floor(rnd() * 10)));
+        else if (kind === 2) c.ws.send('{"t":"hello"}');
+        else if (kind === 3) c.send({ t: 'ack', batch: 1 }); // not a hello first
+        else {
+          await c.hello(await token({}));
+          // a change set's version header, then junk: the frame is well formed, its change set is not
+          const junk = Uint8Array.from({ length: 64 }, () => Math.floor(rnd() * 256));
+          junk.set(validChanges.subarray(0, 2));
+          c.send({ t: 'changes', batch: 7, data: junk });
+          await until(() => c.frames.some((f) => f.t === 'error'), 'bad change set refused');
+          const err = c.frames.find((f) => f.t === 'error');
+          assert.equal(err.code, 'bad-changes');
+          assert.equal(err.batch, 7);
+          c.ws.close();
+          continue;
+        }
+        const code = await withTimeout(c.closed, 5000, `close after hostile frame ${kind}`);
+        assert.ok(code === 1002 || code === 1008, `closed with a protocol code, got ${code}`);
+        assert.equal(c.frames.at(-1)?.t, 'error');
+      }
+    });
+    // over the frame limit: refused by name (a relay with a small limit)
+    const small = createRelay({ port: 0, data: tmp('small'), authSecret: SECRET, limits: { frameBytes: 2048, changesPerBatch: 5 }, log: () => {} });
+    const { port } = await small.start();
+    const big = await openStore({ name: 'big', storage: 'memory' });
+    const bytes = (await big.collection('cards').put({ id: 'big', text: 'x'.repeat(4000) })) ?? null;
+    const batches = big.replication.changesSince({});
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws?channel=lim`);
+    const frames = [];
+    ws.on('message', (d) => frames.push(decodeFrame(m, new Uint8Array(d))));
+    await new Promise((r) => ws.on('open', r));
+    ws.send(encodeFrame(m, { t: 'hello', site: big.siteId, have: {}, token: await token({}) }));
+    await until(() => frames.some((f) => f.t === 'end'), 'end');
+    ws.send(encodeFrame(m, { t: 'changes', batch: 1, data: batches[0] }));
+    await until(() => frames.some((f) => f.t === 'error'), 'frame limit error');
+    assert.equal(frames.find((f) => f.t === 'error').code, 'limit-frame-bytes');
+    void bytes;
+    await big.close();
+    // many rows in one batch
+    const many = await openStore({ name: 'many', storage: 'memory' });
+    await many.transaction((tx) => {
+      for (let i = 0; i < 10; i++) tx.collection('cards').put({ id: `m${i}` });
+    });
+    const ws2 = new WebSocket(`ws://127.0.0.1:${port}/v1/ws?channel=lim`);
+    const f2 = [];
+    ws2.on('message', (d) => f2.push(decodeFrame(m, new Uint8Array(d))));
+    await new Promise((r) => ws2.on('open', r));
+    ws2.send(encodeFrame(m, { t: 'hello', site: many.siteId, have: {}, token: await token({}) }));
+    await until(() => f2.some((f) => f.t === 'end'), 'end 2');
+    ws2.send(encodeFrame(m, { t: 'changes', batch: 3, data: many.replication.changesSince({})[0] }));
+    await until(() => f2.some((f) => f.t === 'error'), 'batch limit error');
+    assert.equal(f2.find((f) => f.t === 'error').code, 'limit-changes-per-batch');
+    ws2.close();
+    ws.close();
+    await many.close();
+    await small.stop();
+    // the steady client still syncs through the main relay
+    await good.collection('cards').put({ id: 'after', ok: true });
+    await withTimeout(good.sync(), 5000, 'steady client still served');
+    const metrics = await (await fetch(`${url.replace('ws:', 'http:')}/metrics`)).text();
+    assert.match(metrics, /syncore_rejected_frames_total\{reason="protocol"\} \d+/);
+    assert.match(metrics, /syncore_connections \d+/);
+    const health = await (await fetch(`${url.replace('ws:', 'http:')}/healthz`)).json();
+    assert.equal(health.ok, true);
+  });
+
+  test('server-side writes reach subscribers', async () => {
+    const s = await client('server-side', { channel: 'backend' });
+    await s.sync();
+    await relay.channel('backend', { tenant: 'acme' }).collection('cards').put({ id: 'import-1', title: 'from a webhook' });
+    await until(() => s.collection('cards').get('import-1'), 'the server-side write');
+  });
+});
