@@ -1,6 +1,6 @@
 // Writes docs/BENCHMARKS.md (tables) and docs/benchmarks.svg (bar charts) from the JSON the benchmarks
-// left in build-bench/: core.txt (core_bench output), js.json, browser.json, size.json. Missing parts are
-// listed as not run. Run by `npm run bench` after the benchmarks.
+// left in build-bench/: core.txt (core_bench output), js.json, relay.json, browser.json, size.json.
+// Missing parts are listed as not run. Run by `npm run bench` after the benchmarks.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ const read = (f) => {
   const p = path.join(DIR, f);
   return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : null;
 };
-const parts = ['js', 'browser', 'size'].map((n) => {
+const parts = ['js', 'relay', 'browser', 'size'].map((n) => {
   const t = read(`${n}.json`);
   return t ? JSON.parse(t) : { name: n, missing: true };
 });

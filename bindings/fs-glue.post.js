@@ -54,3 +54,15 @@ Module['bumpMtimes'] = function (path, sinceMs) {
     }
   });
 };
+
+/** A small side file of the store's directory (the sync client keeps the relay's last vector there), or
+ *  null if it does not exist. */
+Module['readText'] = function (path) {
+  try {
+    return FS.readFile(path, { encoding: 'utf8' });
+  } catch (e) {
+    return null;
+  }
+};
+
+Module['writeText'] = function (path, text) { FS.writeFile(path, text); };

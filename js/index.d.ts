@@ -50,6 +50,8 @@ export interface OpenStoreOptions {
   token?: string | ((info: { stale: boolean }) => string | Promise<string>);
   /** A WebSocket class to use instead of the platform's (Node < 22: `ws` is used when omitted). */
   WebSocket?: unknown;
+  /** How often the client pings the relay (ms, default 15000); 2.5x as long without a frame = dead socket. */
+  heartbeatMs?: number;
 }
 
 export type Where = Record<
@@ -137,6 +139,14 @@ export interface Store {
   on(event: 'conflict', fn: (records: Conflict[]) => void): () => void;
   on(event: 'outdated', fn: (e: { stored?: number; expected?: number; relay?: boolean; message?: string }) => void): () => void;
   on(event: 'error', fn: (err: Error) => void): () => void;
+  /** The other members on the relay channel changed (joined, left, or set a new state). */
+  on(event: 'presence', fn: (members: Array<{ site: string; state: Json }>) => void): () => void;
+  /** Who else is on the relay channel. */
+  readonly presence: {
+    /** Announces this member (any JSON; null leaves); sent again after every reconnection. */
+    set(state: Json): void;
+    list(): Array<{ site: string; state: Json }>;
+  };
   readonly conflicts: {
     list(): Conflict[];
     get(id: string): Conflict | null;

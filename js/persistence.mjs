@@ -44,6 +44,16 @@ export class Persistence {
   async close() {
     openDirectories.delete(this.key);
   }
+  /** A small side file beside the core's files (null: none, or a store without a directory). */
+  readSide(name) {
+    return this.directory && this.m ? this.m.readText(`${this.directory}/${name}`) : null;
+  }
+  /** Writes a side file; it becomes durable with the next save, like the core's own writes. */
+  writeSide(name, text) {
+    if (!this.directory || !this.m) return;
+    this.m.writeText(`${this.directory}/${name}`, text);
+    this.written();
+  }
 }
 
 class MemoryPersistence extends Persistence {

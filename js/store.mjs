@@ -18,7 +18,7 @@ function utf8(text) {
 }
 
 const POLICIES = new Set(['lww', 'manual', 'custom']);
-const EVENTS = new Set(['change', 'status', 'conflict', 'outdated', 'error']);
+const EVENTS = new Set(['change', 'status', 'conflict', 'outdated', 'error', 'presence']);
 const RESOLVE_MODES = new Set(['keep_local', 'keep_remote', 'merge']);
 
 function checkQuery(query, what) {
@@ -64,6 +64,8 @@ function checkOptions(options) {
       throw typeError(`openStore: 'token' must be a string or a function returning one, got ${describe(t)}`);
     }
     if (options.WebSocket !== undefined) checkFunction(options.WebSocket, "openStore: 'WebSocket'");
+    const hb = options.heartbeatMs;
+    if (hb !== undefined && !(Number.isFinite(hb) && hb >= 10)) throw new RangeError(`openStore: 'heartbeatMs' must be a number of ms >= 10, got ${describe(hb)}`);
   } else if (options.channel !== undefined || options.token !== undefined) {
     throw typeError("openStore: 'channel' and 'token' need 'relay' (the relay's URL)");
   }
@@ -184,6 +186,18 @@ export class Store {
         checkId(id, 'snapshots.restore: the snapshot id');
         this._commit(() => this._core.call('restoreSnapshot', id), 'local');
       },
+    });
+    /** Who else is on the relay channel: set(state) announces this member (any JSON; null leaves);
+     *  list() -> [{site, state}] of the others; the 'presence' event carries that list on every change. */
+    this.presence = Object.freeze({
+      set: (state) => {
+        this._checkOpen();
+        jsonText(state, 'presence state'); // throws, naming the problem, if it is not JSON
+        if (!this._options.relay) throw new SyncoreError('NO_RELAY', "presence.set(): the store has no relay (openStore's 'relay' option)");
+        this._presence = state;
+        this._sync?.setPresence(state);
+      },
+      list: () => this._sync?.presence() ?? [],
     });
     /** Low level, for custom transports and tests: what the relay connection uses. */
     this.replication = Object.freeze({
@@ -366,6 +380,7 @@ export class Store {
         ...this._options,
         syncCollections: this._declared ? [...this._declared.keys()] : [],
       });
+      if (this._presence !== undefined) this._sync.setPresence(this._presence);
     }
   }
 

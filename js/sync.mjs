@@ -7,6 +7,8 @@ import { PROTOCOL_VERSION, decodeFrame, encodeFrame } from './protocol.mjs';
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const MAX_BATCH_BYTES = 256 << 10;
+const HEARTBEAT_MS = 15_000; // a ping (ack of batch 0) this often; no frame for 2.5x as long = dead socket
+const SIDE_FILE = 'relay.json'; // the relay's last known vector, for status.pending across reloads
 // A relay error with one of these codes will not go away by retrying with the same token.
 const AUTH_CODES = new Set(['unauthorized', 'token-expired', 'forbidden-channel']);
 
@@ -54,17 +56,46 @@ export class SyncClient {
     this.live = false; // the catch-up (end) has arrived on this connection
     this.relayHave = null; // the relay's vector as far as we know it
     this.batch = 0;
-    this.inflight = new Map(); // batch -> our vector when it was sent
+    // batch -> {gen, vector}: vector (ours when the batch was sent) only on the last batch of a group;
+    // its ack raises relayHave to it unless a refusal came since (gen moved on)
+    this.inflight = new Map();
+    this.gen = 0;
+    this.blocked = false; // a batch was refused: live sends wait for the resend, which covers them
     this.attempt = 0;
     this.timer = null;
     this.stopped = false;
     this.error = null;
     this.tokenStale = false;
     this.waiters = []; // sync() promises
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    this.heartbeat = null;
+    this.lastHeard = 0;
+    this.presenceState = undefined; // what presence.set() last said (sent again after each reconnection)
+    this.peers = new Map(); // site -> presence state of the channel's other members
+    this.saveTimer = null;
+    this.rx = Promise.resolve();
+    this.relayId = `${base} ${options.channel}`;
+    try {
+      const saved = JSON.parse(store._persistence.readSide(SIDE_FILE) ?? 'null');
+      if (saved?.relay === this.relayId && saved.have && typeof saved.have === 'object') this.relayHave = saved.have;
+    } catch {
+      // a damaged side file only costs the pending count until the next connection
+    }
     this._onOnline = () => {
       if (!this.ws && !this.stopped) this._connectNow();
     };
+    // the browser knows before any heartbeat can: an open socket is held, not closed, while offline
+    this._onOffline = () => {
+      if (this.ws) {
+        this.ws.close(4001, 'offline');
+        this._dropped();
+      }
+    };
     globalThis.addEventListener?.('online', this._onOnline);
+    globalThis.addEventListener?.('offline', this._onOffline);
+    this.batchBytes = MAX_BATCH_BYTES; // halved when the relay refuses a batch as too many changes
+    this.resendTimer = null;
+    this._status(); // pending from the saved vector, before any connection
     this._connectNow();
   }
 
@@ -95,9 +126,14 @@ export class SyncClient {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = null;
+    clearTimeout(this.resendTimer);
+    this.resendTimer = null;
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
     const ws = this.ws;
     this.ws = null;
     this.live = false;
+    this.peers.clear();
     ws?.close(1000, 'disconnect');
     for (const w of this.waiters.splice(0)) w.reject(new SyncoreError('DISCONNECTED', 'disconnected before the store was in sync'));
     this._status();
@@ -105,7 +141,41 @@ export class SyncClient {
 
   close() {
     globalThis.removeEventListener?.('online', this._onOnline);
+    globalThis.removeEventListener?.('offline', this._onOffline);
+    if (this.saveTimer) this._saveHave();
     this.disconnect();
+  }
+
+  /** Presence: this member's state (any JSON; null leaves), sent now and after every reconnection. */
+  setPresence(state) {
+    this.presenceState = state;
+    if (this.live && this.connected) this._sendPresence();
+  }
+
+  presence() {
+    return [...this.peers].map(([site, state]) => ({ site, state }));
+  }
+
+  _sendPresence() {
+    if (this.presenceState === undefined) return;
+    this.ws.send(encodeFrame(this.m, { t: 'presence', site: this.store.siteId, state: this.presenceState }));
+  }
+
+  _haveChanged() {
+    if (this.saveTimer || !this.store._persistence.directory) return;
+    this.saveTimer = setTimeout(() => this._saveHave(), 200);
+    this.saveTimer.unref?.();
+  }
+
+  _saveHave() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    if (!this.relayHave) return; // (also while the store closes: its files are still open then)
+    try {
+      this.store._persistence.writeSide(SIDE_FILE, JSON.stringify({ relay: this.relayId, have: this.relayHave }));
+    } catch (err) {
+      this.store._emit('error', err);
+    }
   }
 
   /** A relay batch was applied: the relay holds whatever it raised our vector by. */
@@ -117,11 +187,12 @@ export class SyncClient {
       }
     }
     raise((this.relayHave ??= {}), gained);
+    this._haveChanged();
   }
 
   /** A local commit (or another tab's): sent at once when the connection is live; else at the next resume. */
   local(bytes) {
-    if (this.live && this.connected && bytes.length) this._send(bytes);
+    if (this.live && this.connected && !this.blocked && bytes.length) this._sendGroup([bytes]);
     this._status();
   }
 
@@ -152,10 +223,20 @@ export class SyncClient {
     }
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    // a connection attempt that neither opens nor fails (a black-holed address) is given up
+    const opening = setTimeout(() => {
+      if (this.ws === ws && ws.readyState === 0) {
+        ws.close();
+        this._dropped();
+      }
+    }, Math.min(10_000, this.heartbeatMs * 2.5));
+    opening.unref?.();
     this.live = false;
     this.inflight.clear();
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      this._startHeartbeat(ws);
       const have = this.store.replication.vector();
       ws.send(encodeFrame(this.m, {
         t: 'hello', v: PROTOCOL_VERSION, site: this.store.siteId, schema: this.store._options.schemaVersion ?? 0,
@@ -165,17 +246,42 @@ export class SyncClient {
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
-      this._receive(new Uint8Array(ev.data)).catch((err) => this.store._emit('error', err));
+      const bytes = new Uint8Array(ev.data);
+      // frames are handled one at a time, in order
+      this.rx = this.rx.then(() => (this.ws === ws ? this._receive(bytes) : undefined)).catch((err) => this.store._emit('error', err));
     };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.live = false;
-      if (!this.error && ev.code !== 1000 && ev.code !== 1001) this.error = null;
-      this._status();
-      this._retry();
+    ws.onclose = () => {
+      if (this.ws === ws) this._dropped();
     };
     ws.onerror = () => {}; // onclose follows
+  }
+
+  /** The socket is gone (closed, or silent for too long): forget it, retry. */
+  _dropped() {
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    this.ws = null;
+    this.live = false;
+    if (this.peers.size) {
+      this.peers.clear();
+      this.store._emit('presence', this.presence());
+    }
+    this._status();
+    this._retry();
+  }
+
+  _startHeartbeat(ws) {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (this.ws !== ws) return;
+      if (Date.now() - this.lastHeard > this.heartbeatMs * 2.5) {
+        ws.close(4000, 'no answer from the relay');
+        this._dropped(); // do not wait for a close handshake a dead peer never answers
+        return;
+      }
+      if (ws.readyState === 1) ws.send(encodeFrame(this.m, { t: 'ack', batch: 0 }));
+    }, this.heartbeatMs);
+    this.heartbeat.unref?.();
   }
 
   _retry() {
@@ -190,13 +296,20 @@ export class SyncClient {
     this.timer.unref?.();
   }
 
-  _send(data) {
-    const k = ++this.batch;
-    this.inflight.set(k, this.store.replication.vector());
-    this.ws.send(encodeFrame(this.m, { t: 'changes', batch: k, data }));
+  /** Sends batches that together bring the relay up to our current vector (from relayHave). Only the
+   *  last one's ack proves that: acks come in order, and a refusal in between moves `gen` on. */
+  _sendGroup(batches) {
+    if (!batches.length) return;
+    const vector = this.store.replication.vector();
+    batches.forEach((data, i) => {
+      const k = ++this.batch;
+      this.inflight.set(k, { gen: this.gen, vector: i === batches.length - 1 ? vector : null });
+      this.ws.send(encodeFrame(this.m, { t: 'changes', batch: k, data }));
+    });
   }
 
   async _receive(bytes) {
+    this.lastHeard = Date.now();
     let msg;
     try {
       msg = decodeFrame(this.m, bytes);
@@ -213,27 +326,36 @@ export class SyncClient {
       case 'end': {
         this.relayHave = msg.have;
         this.live = true;
+        this.gen++;
+        this.blocked = false;
         this.attempt = 0;
         this.error = null;
         this.tokenStale = false;
-        const batches = this.store.replication.changesSince(msg.have, { collections: this.collections, maxBatchBytes: MAX_BATCH_BYTES });
-        for (const b of batches) this._send(b);
+        this._sendGroup(this.store.replication.changesSince(msg.have, { collections: this.collections, maxBatchBytes: this.batchBytes }));
         this.store._updateStatus({ lastSyncAt: Date.now() });
+        this._haveChanged();
+        this._sendPresence();
         break;
       }
       case 'ack': {
-        const v = this.inflight.get(msg.batch);
-        if (v) {
-          this.inflight.delete(msg.batch);
-          raise((this.relayHave ??= {}), v);
+        const e = this.inflight.get(msg.batch);
+        this.inflight.delete(msg.batch);
+        if (e?.vector && e.gen === this.gen) {
+          raise((this.relayHave ??= {}), e.vector);
+          this._haveChanged();
         }
         break;
       }
       case 'error':
         this._relayError(msg);
         break;
+      case 'presence':
+        if (msg.state === null) this.peers.delete(msg.site);
+        else this.peers.set(msg.site, msg.state);
+        this.store._emit('presence', this.presence());
+        break;
       default:
-        break; // presence: later
+        break;
     }
     this._status();
   }
@@ -241,11 +363,38 @@ export class SyncClient {
   _relayError(msg) {
     const err = new SyncoreError(msg.code.toUpperCase().replace(/-/g, '_'), `relay: ${msg.message}`);
     err.relayCode = msg.code;
-    if (msg.batch) this.inflight.delete(msg.batch); // refused: its rows stay pending until the next resume
+    if (msg.batch && this.inflight.delete(msg.batch)) {
+      // refused: nothing sent so far may count as acknowledged past relayHave, and live sends wait
+      this.gen++;
+      this.blocked = true;
+    }
     if (AUTH_CODES.has(msg.code)) this.tokenStale = true;
     if (msg.code === 'outdated') this.store._becomeOutdated(msg.message);
+    // a batch refused for its size or the rate goes again by itself: smaller, or a second later
+    if (msg.code === 'limit-changes-per-batch') {
+      this.batchBytes = Math.max(1024, this.batchBytes >> 1);
+      this._resend(0);
+    } else if (msg.code === 'limit-rate') {
+      this._resend(1000);
+    } else if (msg.code === 'clock-skew') {
+      this._resend(30_000); // accepted once real time reaches the stamps
+    } // forbidden, bad-changes, outdated: the rows stay pending (status.error says why) until a reconnection
     this._fail(err);
     if (msg.fatal) this.ws?.close(1000, 'relay error');
+  }
+
+  /** Sends again what the relay has not acknowledged (a refused batch's rows), after delayMs. */
+  _resend(delayMs) {
+    if (this.resendTimer) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      if (!this.live || !this.connected) return; // the next connection's catch-up sends them
+      this.gen++;
+      this.blocked = false;
+      this._sendGroup(this.store.replication.changesSince(this.relayHave ?? {}, { collections: this.collections, maxBatchBytes: this.batchBytes }));
+      this._status();
+    }, delayMs);
+    this.resendTimer.unref?.();
   }
 
   _fail(err) {

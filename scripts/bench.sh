@@ -3,8 +3,10 @@
 #   1. bench/core_bench.cpp natively and compiled to wasm under node (the C++ core alone)
 #   2. bench/js_bench.mjs: Yjs alone, best of 3 (the core's targets are ratios to it), then the same
 #      workload through the JS API, beside Yjs, Automerge and Loro
-#   3. bench/browser_bench.mjs: persisted writes and reload in headless Chromium (IndexedDB)
-#   4. bench/size.mjs: what an app downloads
+#   3. bench/relay_bench.mjs: the relay under load (fan-out to 100 and 500 clients, initial sync of a
+#      100,000-document channel) beside a bare ws broadcast server and the y-websocket server, 127.0.0.1
+#   4. bench/browser_bench.mjs: persisted writes and reload in headless Chromium (IndexedDB)
+#   5. bench/size.mjs: what an app downloads
 # Extra arguments go to core_bench. Env: SYNCORE_BENCH_DOCS (default 100000) for the JS benchmark.
 set -eu
 cd "$(dirname "$0")/.."
@@ -43,6 +45,9 @@ node bench/js_bench.mjs --only=yjs-plain --runs=3 --json=build-bench/yjs-ref.jso
 
 section "js_bench: the JS API beside Yjs, Automerge, Loro ($DOCS docs)"
 node bench/js_bench.mjs --docs="$DOCS"
+
+section "relay_bench: fan-out and initial sync through the relay, beside bare ws and y-websocket"
+node bench/relay_bench.mjs
 
 section "browser_bench: headless Chromium, IndexedDB"
 node bench/browser_bench.mjs

@@ -298,6 +298,7 @@ export class Relay {
       clearTimeout(conn.expiry);
       if (conn.channel) {
         conn.channel.subs.delete(conn);
+        if (conn.presence !== undefined && conn.presence !== null) this._presenceOut(conn, null);
         this._maybeEvict(conn.channel);
       }
     });
@@ -344,8 +345,12 @@ export class Relay {
         case 'hello':
           throw new RelayError('protocol', 'hello was already sent on this connection', true);
         case 'presence':
+          this._presence(conn, msg);
+          return;
         case 'ack':
-          return; // presence: a later slice; clients do not need to ack the relay's batches
+          // ack of batch 0 is the client's heartbeat: answered in kind; clients need not ack our batches
+          if (msg.batch === 0) this._send(conn, { t: 'ack', batch: 0 });
+          return;
         default:
           throw new RelayError('protocol', `a client does not send ${msg.t} frames`, true);
       }
@@ -400,6 +405,7 @@ export class Relay {
     conn.role = role;
     conn.channel = ch;
     conn.sub = claims.sub ?? '';
+    conn.site = msg.site; // presence is sent under the hello's site, whatever a later frame claims
     conn.collections = msg.collections;
     ch.subs.add(conn);
     if (typeof claims.exp === 'number') {
@@ -417,7 +423,38 @@ export class Relay {
       const batches = ch.store.replication.changesSince(msg.have, { collections: msg.collections, maxBatchBytes: MAX_BATCH_BYTES });
       for (const data of batches) this._send(conn, { t: 'changes', batch: ++ch.batch, data });
       this._send(conn, { t: 'end', have: this._vector(ch, msg.collections) });
+      for (const other of ch.subs) {
+        if (other !== conn && other.presence !== undefined && other.presence !== null) {
+          this._send(conn, { t: 'presence', site: other.site, state: other.presence });
+        }
+      }
     });
+  }
+
+  /** Presence is ephemeral: kept per connection, fanned out, never stored. Counted like one change. */
+  _presence(conn, msg) {
+    if (conn.bucket < 1 && this._refill(conn) < 1) {
+      throw new RelayError('limit-rate', `more than ${this.limits.changesPerSecond} changes per second on this connection; presence dropped`);
+    }
+    conn.bucket -= 1;
+    conn.presence = msg.state;
+    this._presenceOut(conn, msg.state);
+  }
+
+  _presenceOut(conn, state) {
+    for (const sub of conn.channel.subs) {
+      if (sub !== conn) this._send(sub, { t: 'presence', site: conn.site, state });
+    }
+  }
+
+  /** A token bucket: refills at changesPerSecond and holds at most max(changesPerSecond,
+   *  changesPerBatch), so any batch within the per-batch limit can pass once the bucket is full. */
+  _refill(conn) {
+    const now = Date.now();
+    const rate = this.limits.changesPerSecond;
+    conn.bucket = Math.min(Math.max(rate, this.limits.changesPerBatch), conn.bucket + ((now - conn.bucketAt) / 1000) * rate);
+    conn.bucketAt = now;
+    return conn.bucket;
   }
 
   _vector(ch, collections) {
@@ -441,9 +478,7 @@ export class Relay {
     }
     const now = Date.now();
     const rate = this.limits.changesPerSecond;
-    conn.bucket = Math.min(rate, conn.bucket + ((now - conn.bucketAt) / 1000) * rate);
-    conn.bucketAt = now;
-    if (info.rows > conn.bucket) {
+    if (info.rows > this._refill(conn)) {
       throw new RelayError('limit-rate', `more than ${rate} changes per second on this connection; batch ${msg.batch} was refused, send it again later`);
     }
     conn.bucket -= info.rows;

@@ -61,9 +61,9 @@ async function client(name, extra = {}) {
 }
 
 /** A raw protocol connection: sends frames, collects decoded replies. */
-async function raw(channel = 'board') {
+async function raw(channel = 'board', base = url) {
   const m = await loadCore();
-  const ws = new WebSocket(`${url}/v1/ws?channel=${encodeURIComponent(channel)}`);
+  const ws = new WebSocket(`${base}/v1/ws?channel=${encodeURIComponent(channel)}`);
   const frames = [];
   const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
   ws.on('message', (d) => frames.push(decodeFrame(m, new Uint8Array(d))));
@@ -95,6 +95,24 @@ describe('relay', () => {
     assert.equal(roleFor({ 'team-*': 'viewer' }, 'team-9'), 'viewer');
     assert.equal(roleFor({ 'team-*': 'viewer' }, 'other'), null);
     assert.equal(roleFor({ board: 'admin' }, 'board'), null, 'unknown roles grant nothing');
+  });
+
+  test('openStore: bad relay options are refused by name, before anything opens', async () => {
+    const bad = [
+      [{ relay: 'http//nope', channel: 'c' }, /'relay' must be a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/],
+      [{ relay: 42, channel: 'c' }, /'relay' must be/],
+      [{ relay: url }, /'channel'/],
+      [{ relay: url, channel: '' }, /'channel'/],
+      [{ relay: url, channel: 'c', token: 7 }, /'token' must be a string or a function/],
+      [{ channel: 'c' }, /'channel' and 'token' need 'relay'/],
+      [{ relay: url, channel: 'c', heartbeatMs: 1 }, /'heartbeatMs' must be a number of ms >= 10/],
+    ];
+    for (const [extra, message] of bad) {
+      await assert.rejects(() => openStore({ name: 'bad-opts', storage: 'memory', ...extra }), (e) => (e instanceof TypeError || e instanceof RangeError) && message.test(e.message), JSON.stringify(extra));
+    }
+    const s = await openStore({ name: 'no-relay-sync', storage: 'memory' });
+    await assert.rejects(() => s.sync(), (e) => e.code === 'NO_RELAY');
+    await s.close();
   });
 
   test('two clients converge after concurrent offline edits', async () => {
@@ -384,6 +402,154 @@ describe('relay', () => {
     assert.match(metrics, /syncore_connections \d+/);
     const health = await (await fetch(`${url.replace('ws:', 'http:')}/healthz`)).json();
     assert.equal(health.ok, true);
+  });
+
+  test('presence: set, listed by the others, gone when a member leaves; never stored', async () => {
+    const a = await client('pres-a', { channel: 'pres' });
+    const b = await client('pres-b', { channel: 'pres' });
+    await Promise.all([a.sync(), b.sync()]);
+    const seen = [];
+    b.on('presence', (list) => seen.push(list));
+    a.presence.set({ name: 'Ada', cursor: 3 });
+    await until(() => b.presence.list().length === 1, 'b sees a');
+    assert.deepEqual(b.presence.list(), [{ site: a.siteId, state: { name: 'Ada', cursor: 3 } }]);
+    assert.ok(seen.length >= 1);
+    // a member joining later gets the current presence of the others
+    const c = await client('pres-c', { channel: 'pres' });
+    await c.sync();
+    await until(() => c.presence.list().some((p) => p.site === a.siteId), 'c sees a');
+    // a disconnect removes a from everyone's list; a reconnection announces it again
+    a.disconnect();
+    await until(() => b.presence.list().length === 0 && c.presence.list().length === 0, 'a gone');
+    a.connect();
+    await until(() => b.presence.list().length === 1, 'a back');
+    assert.throws(() => a.presence.set({ bad: () => 1 }), /presence state/);
+    const local = await openStore({ name: 'no-relay', storage: 'memory' });
+    assert.throws(() => local.presence.set({}), (e) => e.code === 'NO_RELAY');
+    assert.deepEqual(local.presence.list(), []);
+    await local.close();
+    // presence is not data: nothing of it in the channel's store
+    const check = await client('pres-check', { channel: 'pres' });
+    await check.sync();
+    assert.deepEqual(check.replication.vector(), {});
+  });
+
+  test('heartbeat: a relay that stops answering is detected and the client reconnects', async () => {
+    const { WebSocketServer } = await import('ws');
+    let connections = 0;
+    const silent = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    silent.on('connection', () => {
+      connections++; // accepts, never answers
+    });
+    await new Promise((r) => silent.once('listening', r));
+    const s = await client('silent', { relay: `ws://127.0.0.1:${silent.address().port}`, channel: 'x', heartbeatMs: 100 });
+    await until(() => connections >= 2, 'a reconnection after silence', 5000);
+    assert.equal(s.status.connected, connections > 0 && s.status.connected);
+    await s.close();
+    for (const c of silent.clients) c.terminate();
+    await new Promise((r) => silent.close(r));
+  });
+
+  test('status.pending survives a reload while the relay is away (Node directory store)', async () => {
+    const dir = tmp('pending');
+    const r = createRelay({ port: 0, data: tmp('pending-relay'), authSecret: SECRET, log: () => {} });
+    const { port } = await r.start();
+    const opts = { name: 'pend', storage: 'directory', directory: dir, channel: 'pend', relay: `ws://127.0.0.1:${port}` };
+    const s1 = await client('pend-1', opts);
+    await s1.sync();
+    await s1.collection('cards').put({ id: 'p0' });
+    await s1.sync();
+    assert.equal(s1.status.pending, 0);
+    s1.disconnect();
+    await s1.collection('cards').put({ id: 'p1' });
+    await s1.collection('cards').update('p1', { title: 'offline' });
+    const pending = s1.status.pending;
+    assert.ok(pending >= 2, `pending ${pending}`);
+    await s1.close();
+    await r.stop();
+    // reopened while the relay is down: the same count, before any connection
+    const s2 = await client('pend-2', opts);
+    assert.equal(s2.status.pending, pending);
+    assert.equal(s2.status.connected, false);
+    await s2.close();
+    // the relay is back: sent, acknowledged, zero
+    const r2 = createRelay({ port, data: r.dataDir, authSecret: SECRET, log: () => {} });
+    await r2.start();
+    const s3 = await client('pend-3', opts);
+    await withTimeout(s3.sync(), 10_000, 'sync after reload');
+    assert.equal(s3.status.pending, 0);
+    assert.equal(s3.collection('cards').get('p1').title, 'offline');
+    await s3.close();
+    await r2.stop();
+  });
+
+  test('outdated: a client older than the channel schema receives but cannot write', async () => {
+    const newer = await client('schema-new', { channel: 'schema', schemaVersion: 2 });
+    await newer.collection('cards').put({ id: 's1', v: 2 });
+    await newer.sync();
+    const old = await client('schema-old', { channel: 'schema', schemaVersion: 1 });
+    const events = [];
+    old.on('outdated', (e) => events.push(e));
+    await until(() => events.length === 1, 'outdated event');
+    assert.equal(events[0].relay, true);
+    assert.equal(old.outdated, true);
+    await until(() => old.collection('cards').get('s1'), 'the older client still receives');
+    await assert.rejects(() => old.collection('cards').put({ id: 's2' }), (e) => e.code === 'READ_ONLY');
+  });
+
+  test('rate limit: a flood is refused by name, nothing of a refused batch applied, others served, then it drains', async () => {
+    const small = createRelay({ port: 0, data: tmp('rate'), authSecret: SECRET, limits: { changesPerSecond: 200, changesPerBatch: 100 }, log: () => {} });
+    const { port } = await small.start();
+    const u = `ws://127.0.0.1:${port}`;
+    const flooder = await client('flooder', { relay: u, channel: 'flood' });
+    const errors = [];
+    flooder.on('error', (e) => errors.push(e));
+    await flooder.sync();
+    // 150 writes of 2 rows each at once, against a bucket of 100 rows refilling at 200 a second
+    await Promise.all(Array.from({ length: 150 }, (_, i) => flooder.collection('cards').put({ id: `f${i}`, n: i })));
+    await until(() => errors.some((e) => e.relayCode === 'limit-rate'), 'limit-rate refusal');
+    const other = await client('calm', { relay: u, channel: 'flood' });
+    await withTimeout(other.sync(), 5000, 'the relay serves others during a flood');
+    const n = other.collection('cards').count();
+    assert.ok(n < 150, `refused batches were not applied (the relay holds ${n} of 150)`);
+    // the client sends the refused rows again by itself, within the rate, in batches the relay accepts
+    await withTimeout(flooder.sync(), 20_000, 'the flood drains');
+    await until(() => other.collection('cards').count() === 150, 'all 150 arrive');
+    assert.equal(flooder.status.pending, 0);
+    await small.stop();
+  });
+
+  test('SIGTERM: the relay process finishes, persists and closes sockets with 1001', async () => {
+    const dir = tmp('sigterm');
+    const child = fork(path.join(HERE, '..', '..', 'js', 'relay', 'cli.mjs'), ['--port', '0', '--data', dir, '--auth-secret', SECRET], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const port = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
+    });
+    const c = await raw('term', `ws://127.0.0.1:${port}`);
+    await c.hello(await token({}));
+    await until(() => c.frames.some((f) => f.t === 'end'), 'end');
+    const s = await client('term-writer', { relay: `ws://127.0.0.1:${port}`, channel: 'term' });
+    for (let i = 0; i < 20; i++) await s.collection('cards').put({ id: `t${i}` });
+    await withTimeout(s.sync(), 5000, 'acked before SIGTERM');
+    const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
+    child.kill('SIGTERM');
+    const code = await withTimeout(c.closed, 5000, 'socket closed by SIGTERM');
+    assert.equal(code, 1001);
+    assert.deepEqual(await withTimeout(exited, 5000, 'process exit'), { code: 0, sig: null });
+    await s.close();
+    const r2 = createRelay({ port: 0, data: dir, authSecret: SECRET, log: () => {} });
+    const { port: p2 } = await r2.start();
+    const b = await client('term-reader', { relay: `ws://127.0.0.1:${p2}`, channel: 'term' });
+    await b.sync();
+    assert.equal(b.collection('cards').count(), 20);
+    await b.close();
+    await r2.stop();
   });
 
   test('server-side writes reach subscribers', async () => {
