@@ -50,6 +50,9 @@ export interface OpenStoreOptions {
   token?: string | ((info: { stale: boolean }) => string | Promise<string>);
   /** A WebSocket class to use instead of the platform's (Node < 22: `ws` is used when omitted). */
   WebSocket?: unknown;
+  /** 'auto' (default): WebSocket, falling back to HTTP (POST + Server-Sent Events) when two WebSockets
+   *  in a row cannot be opened; 'websocket' or 'http' to force one. */
+  transport?: 'auto' | 'websocket' | 'http';
   /** How often the client pings the relay (ms, default 15000); 2.5x as long without a frame = dead socket. */
   heartbeatMs?: number;
 }

@@ -64,6 +64,9 @@ function checkOptions(options) {
       throw typeError(`openStore: 'token' must be a string or a function returning one, got ${describe(t)}`);
     }
     if (options.WebSocket !== undefined) checkFunction(options.WebSocket, "openStore: 'WebSocket'");
+    if (options.transport !== undefined && !['auto', 'websocket', 'http'].includes(options.transport)) {
+      throw typeError(`openStore: 'transport' must be 'auto', 'websocket' or 'http', got ${describe(options.transport)}`);
+    }
     const hb = options.heartbeatMs;
     if (hb !== undefined && !(Number.isFinite(hb) && hb >= 10)) throw new RangeError(`openStore: 'heartbeatMs' must be a number of ms >= 10, got ${describe(hb)}`);
   } else if (options.channel !== undefined || options.token !== undefined) {

@@ -2,6 +2,7 @@
 // docs/PROTOCOL.md). No outbox: every (re)connection sends hello(have), receives what it lacks and the
 // relay's vector (end), then sends changesSince(that vector). Live local commits go out as they are made.
 import { SyncoreError } from './errors.mjs';
+import { HttpTransport } from './http-transport.mjs';
 import { PROTOCOL_VERSION, decodeFrame, encodeFrame } from './protocol.mjs';
 
 const BACKOFF_MIN_MS = 500;
@@ -48,7 +49,13 @@ export class SyncClient {
     this.store = store;
     this.m = store._m;
     const base = options.relay.replace(/\/+$/, '');
-    this.url = `${base}/v1/ws?channel=${encodeURIComponent(options.channel)}`;
+    this.url = `${base.replace(/^http/, 'ws')}/v1/ws?channel=${encodeURIComponent(options.channel)}`;
+    this.httpBase = base.replace(/^ws/, 'http');
+    this.channel = options.channel;
+    // 'auto': WebSocket, and the HTTP fallback after two WebSockets in a row failed to open
+    this.transport = options.transport ?? 'auto';
+    this.useHttp = this.transport === 'http';
+    this.wsFailures = 0;
     this.token = options.token;
     this.collections = options.syncCollections ?? [];
     this.WebSocketOption = options.WebSocket;
@@ -82,6 +89,10 @@ export class SyncClient {
       // a damaged side file only costs the pending count until the next connection
     }
     this._onOnline = () => {
+      if (this.transport === 'auto' && !this.ws) {
+        this.useHttp = false; // another network: WebSockets may pass now
+        this.wsFailures = 0;
+      }
       if (!this.ws && !this.stopped) this._connectNow();
     };
     // the browser knows before any heartbeat can: an open socket is held, not closed, while offline
@@ -214,8 +225,19 @@ export class SyncClient {
     }
     if (this.stopped || this.ws || this.store._closed) return;
     let ws;
+    const makeHello = () => encodeFrame(this.m, {
+      t: 'hello', v: PROTOCOL_VERSION, site: this.store.siteId, schema: this.store._options.schemaVersion ?? 0,
+      have: this.store.replication.vector(), collections: this.collections, token,
+    });
     try {
-      ws = new WS(this.url);
+      if (this.useHttp) {
+        ws = new HttpTransport({ base: this.httpBase, channel: this.channel, collections: this.collections, token, m: this.m, makeHello });
+        ws.onbeat = () => {
+          this.lastHeard = Date.now();
+        };
+      } else {
+        ws = new WS(this.url);
+      }
     } catch (err) {
       this._fail(new SyncoreError('NETWORK', `cannot open ${this.url}: ${err.message}`));
       this._retry();
@@ -235,13 +257,12 @@ export class SyncClient {
     this.inflight.clear();
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      ws.opened = true;
+      this.wsFailures = 0;
       this.lastHeard = Date.now();
       this._startHeartbeat(ws);
-      const have = this.store.replication.vector();
-      ws.send(encodeFrame(this.m, {
-        t: 'hello', v: PROTOCOL_VERSION, site: this.store.siteId, schema: this.store._options.schemaVersion ?? 0,
-        have, collections: this.collections, token,
-      }));
+      if (ws.hello) ws.hello();
+      else ws.send(makeHello());
       this._status();
     };
     ws.onmessage = (ev) => {
@@ -258,6 +279,10 @@ export class SyncClient {
 
   /** The socket is gone (closed, or silent for too long): forget it, retry. */
   _dropped() {
+    const offline = globalThis.navigator?.onLine === false; // failing offline says nothing of WebSockets
+    if (this.ws && !this.ws.opened && !offline && !this.useHttp && this.transport === 'auto' && ++this.wsFailures >= 2) {
+      this.useHttp = true; // a proxy or network that lets no WebSocket through: HTTP from now on
+    }
     clearInterval(this.heartbeat);
     this.heartbeat = null;
     this.ws = null;

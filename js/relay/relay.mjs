@@ -146,6 +146,7 @@ export class Relay {
     this.port = this.server.address().port;
     this.heartbeat = setInterval(() => {
       for (const c of this.conns) {
+        if (c.http) continue; // event streams send their own heartbeat comments
         if (!c.alive) {
           c.ws.terminate();
           continue;
@@ -220,8 +221,175 @@ export class Relay {
       res.end(this.metrics.text({ syncore_connections: this.conns.size, syncore_channels: this.channels.size }));
       return;
     }
+    // The HTTP fallback is called from web pages of other origins; tokens travel in headers, never in
+    // cookies, so any origin may call it.
+    if (url.pathname === '/v1/sync' || url.pathname === '/v1/events') {
+      res.setHeader('access-control-allow-origin', '*');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, {
+          'access-control-allow-methods': 'GET, POST',
+          'access-control-allow-headers': 'authorization, content-type, accept',
+          'access-control-max-age': '600',
+        });
+        res.end();
+        return;
+      }
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/sync') {
+      this._httpSync(req, res, url).catch((err) => {
+        this.log(`internal error in /v1/sync: ${err.stack ?? err.message}`);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('internal error\n');
+      });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/events') {
+      this._httpEvents(req, res, url).catch((err) => {
+        this.log(`internal error in /v1/events: ${err.stack ?? err.message}`);
+        res.destroy();
+      });
+      return;
+    }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
+  }
+
+  // ------------------------------------------------------------------------------------ HTTP fallback
+  // POST /v1/sync?channel=<name>: the body is frames, each prefixed by its length (uint32, big endian):
+  // a hello, then changes. The answer, in the same framing: an ack or error per changes frame, then what
+  // the hello's `have` lacks and `end` (computed after the request's own changes are in). GET
+  // /v1/events?channel=<name>&collections=a,b with `Authorization: Bearer <token>`: Server-Sent Events,
+  // each `data:` line one frame in base64 (the changes and presence fanned out on the channel).
+  async _httpSync(req, res, url) {
+    const out = [];
+    const conn = this._pseudoConn(url, (bytes) => out.push(bytes));
+    const chunks = [];
+    let size = 0;
+    const cap = this.limits.frameBytes * 4 + 4096;
+    for await (const chunk of req) {
+      size += chunk.length;
+      if (size > cap) {
+        this.metrics.inc('syncore_rejected_frames_total', 1, 'limit-frame-bytes');
+        res.writeHead(413, { 'content-type': 'text/plain' });
+        res.end(`request over ${cap} bytes: send fewer changes per request\n`);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks);
+    let first = true;
+    for (let at = 0; at < body.length && conn.ws.readyState === 1;) {
+      const n = at + 4 <= body.length ? body.readUInt32BE(at) : -1;
+      if (n < 0 || at + 4 + n > body.length) {
+        this._refuse(conn, new RelayError('protocol', 'a truncated frame in the request body (each frame: a 4-byte big-endian length, then the frame)', true));
+        break;
+      }
+      const frame = new Uint8Array(body.buffer, body.byteOffset + at + 4, n);
+      at += 4 + n;
+      if (first) {
+        first = false;
+        await this._httpHello(conn, frame);
+      } else {
+        await this._frame(conn, frame);
+      }
+    }
+    if (first) this._refuse(conn, new RelayError('protocol', 'an empty request: send a hello first', true));
+    if (conn.hello && conn.ws.readyState === 1) await this._catchUp(conn, conn.helloMsg);
+    const payload = Buffer.alloc(out.reduce((n, b) => n + 4 + b.length, 0));
+    let at = 0;
+    for (const b of out) {
+      payload.writeUInt32BE(b.length, at);
+      payload.set(b, at + 4);
+      at += 4 + b.length;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(payload);
+  }
+
+  /** An HTTP request or event stream, shaped like a connection for _frame / _send / fan-out. */
+  _pseudoConn(url, send) {
+    const conn = {
+      alive: true, channel: null, hello: false, role: null, readOnly: false, collections: [], expiry: null,
+      bucket: this.limits.changesPerSecond, bucketAt: Date.now(), channelName: url.searchParams.get('channel') ?? '',
+      http: true,
+    };
+    conn.ws = { readyState: 1, send, close: () => { conn.ws.readyState = 3; }, terminate: () => { conn.ws.readyState = 3; } };
+    return conn;
+  }
+
+  async _httpHello(conn, bytes) {
+    let msg;
+    try {
+      msg = decodeFrame(this.m, bytes);
+    } catch (err) {
+      return this._refuse(conn, new RelayError('protocol', `not a sync frame: ${err.message}`, true));
+    }
+    try {
+      if (msg.t !== 'hello') throw new RelayError('protocol', `the first frame must be hello, got ${msg.t}`, true);
+      const { claims, role, ch } = await this._authorize(conn, msg);
+      this._admit(conn, msg, claims, role, ch, false);
+      conn.helloMsg = msg;
+      this._maybeEvict(ch);
+    } catch (err) {
+      if (err instanceof RelayError) return this._refuse(conn, err);
+      throw err;
+    }
+  }
+
+  async _httpEvents(req, res, url) {
+    const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    const collections = (url.searchParams.get('collections') ?? '').split(',').filter(Boolean);
+    const conn = this._pseudoConn(url, (bytes) => res.write(`data: ${Buffer.from(bytes).toString('base64')}\n\n`));
+    let granted;
+    try {
+      granted = await this._authorize(conn, { v: PROTOCOL_VERSION, token: auth?.[1] ?? '' });
+    } catch (err) {
+      if (!(err instanceof RelayError)) throw err;
+      this.metrics.inc('syncore_rejected_frames_total', 1, err.code);
+      res.writeHead(err.code === 'limit-subscribers' ? 503 : err.code === 'bad-channel' ? 400 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: err.code, message: err.message }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': syncore events\n\n');
+    const { claims, role, ch } = granted;
+    this._admit(conn, { site: '', collections }, claims, role, ch);
+    const beat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    beat.unref();
+    this.conns.add(conn);
+    const done = () => {
+      clearInterval(beat);
+      clearTimeout(conn.expiry);
+      this.conns.delete(conn);
+      ch.subs.delete(conn);
+      this._maybeEvict(ch);
+    };
+    conn.ws.close = () => {
+      conn.ws.readyState = 3;
+      res.end();
+    };
+    conn.ws.terminate = conn.ws.close;
+    res.on('close', done);
+  }
+
+  /** Token, role and channel of a hello (WebSocket or HTTP); throws a fatal RelayError when refused. */
+  async _authorize(conn, msg) {
+    if (msg.v !== PROTOCOL_VERSION) {
+      throw new RelayError('protocol-version', `this relay speaks protocol ${PROTOCOL_VERSION}, the client ${msg.v}: upgrade the client or the relay`, true);
+    }
+    if (!NAME_RE.test(conn.channelName)) {
+      throw new RelayError('bad-channel', "give the channel as ?channel=<name> (1 to 200 characters, no '/' or control characters)", true);
+    }
+    const claims = await this._verify(msg.token);
+    const role = roleFor(claims.channels, conn.channelName);
+    if (!role) throw new RelayError('forbidden-channel', `the token grants no role on channel '${conn.channelName}'`, true);
+    const ch = await this._openChannel(claims.tenant, conn.channelName);
+    if (ch.subs.size >= this.limits.subscribersPerChannel) {
+      this._maybeEvict(ch);
+      throw new RelayError('limit-subscribers', `channel '${conn.channelName}' has its limit of ${this.limits.subscribersPerChannel} subscribers; try again later`, true);
+    }
+    return { claims, role, ch };
   }
 
   // ----------------------------------------------------------------------------------------- channels
@@ -384,35 +552,32 @@ export class Relay {
   }
 
   async _hello(conn, msg) {
-    if (msg.v !== PROTOCOL_VERSION) {
-      throw new RelayError('protocol-version', `this relay speaks protocol ${PROTOCOL_VERSION}, the client ${msg.v}: upgrade the client or the relay`, true);
-    }
-    if (!NAME_RE.test(conn.channelName)) {
-      throw new RelayError('bad-channel', "connect to /v1/ws?channel=<name> (1 to 200 characters, no '/' or control characters)", true);
-    }
-    const claims = await this._verify(msg.token);
-    const role = roleFor(claims.channels, conn.channelName);
-    if (!role) {
-      throw new RelayError('forbidden-channel', `the token grants no role on channel '${conn.channelName}'`, true);
-    }
-    const ch = await this._openChannel(claims.tenant, conn.channelName);
-    if (ch.subs.size >= this.limits.subscribersPerChannel) {
-      this._maybeEvict(ch);
-      throw new RelayError('limit-subscribers', `channel '${conn.channelName}' has its limit of ${this.limits.subscribersPerChannel} subscribers; try again later`, true);
-    }
+    const { claims, role, ch } = await this._authorize(conn, msg);
     if (conn.ws.readyState !== 1) return this._maybeEvict(ch);
+    this._admit(conn, msg, claims, role, ch);
+    await this._catchUp(conn, msg);
+  }
+
+  /** The hello was accepted: the connection subscribes to the channel (HTTP sync requests do not). */
+  _admit(conn, msg, claims, role, ch, subscribe = true) {
     conn.hello = true;
     conn.role = role;
     conn.channel = ch;
     conn.sub = claims.sub ?? '';
     conn.site = msg.site; // presence is sent under the hello's site, whatever a later frame claims
     conn.collections = msg.collections;
-    ch.subs.add(conn);
-    if (typeof claims.exp === 'number') {
+    if (subscribe) ch.subs.add(conn);
+    if (subscribe && typeof claims.exp === 'number') {
       const ms = claims.exp * 1000 - Date.now();
       conn.expiry = setTimeout(() => this._refuse(conn, new RelayError('token-expired', 'the token expired on this open connection: get a new one and reconnect', true)), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
       conn.expiry.unref();
     }
+  }
+
+  /** What the hello's `have` lacks, then `end` with the relay's vector, then the others' presence. */
+  async _catchUp(conn, msg) {
+    const ch = conn.channel;
+    const role = conn.role;
     await this._enqueue(ch, async () => {
       const schema = ch.store._core.call('schemaVersion');
       if (msg.schema > schema && role !== 'viewer') ch.store._write(() => ch.store._core.call('setSchemaVersion', msg.schema));

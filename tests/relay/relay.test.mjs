@@ -552,6 +552,57 @@ describe('relay', () => {
     await r2.stop();
   });
 
+  test('HTTP fallback: a client whose WebSocket is blocked syncs live through POST + Server-Sent Events', async () => {
+    // a network that lets no WebSocket through: every attempt fails before it opens
+    let attempts = 0;
+    class Blocked {
+      constructor() {
+        attempts++;
+        this.readyState = 0;
+        setTimeout(() => {
+          this.readyState = 3;
+          this.onerror?.({});
+          this.onclose?.({ code: 1006 });
+        }, 5);
+      }
+
+      send() {}
+
+      close() {}
+    }
+    const ws = await client('ws-side', { channel: 'fallback' });
+    await ws.collection('cards').put({ id: 'before', title: 'written before the http client came' });
+    await ws.sync();
+    const h = await client('http-side', { channel: 'fallback', WebSocket: Blocked });
+    await withTimeout(h.sync(), 15_000, 'sync over the HTTP fallback');
+    assert.ok(attempts >= 2, `gave WebSocket ${attempts} tries first`);
+    assert.equal(h.status.connected, true);
+    assert.equal(h.collection('cards').get('before').title, 'written before the http client came');
+    // live both ways
+    await h.collection('cards').put({ id: 'from-http', n: 1 });
+    await until(() => ws.collection('cards').get('from-http'), 'the http client\'s write reaches the ws client');
+    await ws.collection('cards').put({ id: 'from-ws', n: 2 });
+    await until(() => h.collection('cards').get('from-ws'), 'the ws client\'s write arrives live over SSE');
+    await withTimeout(h.sync(), 5000, 'acknowledged over HTTP');
+    assert.equal(h.status.pending, 0);
+    await until(() => h.replication.stateHash() === ws.replication.stateHash(), 'equal hashes');
+    // the same relay state: a forced-http client and a token the relay refuses
+    const forced = await client('http-forced', { channel: 'fallback', transport: 'http' });
+    await forced.sync();
+    assert.equal(forced.collection('cards').count(), 3);
+    const errors = [];
+    const refused = await client('http-refused', { channel: 'fallback', transport: 'http', token: await token({ channels: { other: 'owner' } }) });
+    refused.on('error', (e) => errors.push(e));
+    await until(() => errors.some((e) => e.relayCode === 'forbidden-channel'), 'refused over HTTP');
+    await refused.close();
+    // a malformed request body is answered with an error frame, and the relay stays up
+    const res = await fetch(`${url.replace('ws:', 'http:')}/v1/sync?channel=fallback`, { method: 'POST', body: new Uint8Array([0, 0, 0, 9, 1, 2]) });
+    assert.equal(res.status, 200);
+    const m = await loadCore();
+    const answer = new Uint8Array(await res.arrayBuffer());
+    assert.equal(decodeFrame(m, answer.subarray(4)).code, 'protocol');
+  });
+
   test('server-side writes reach subscribers', async () => {
     const s = await client('server-side', { channel: 'backend' });
     await s.sync();
