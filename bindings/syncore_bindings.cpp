@@ -615,11 +615,28 @@ val changeSetInfo(const std::string &bytes) {
         auto cs = changeSetIn(bytes);
         Value colls = Value::object();
         size_t docs = 0;
+        // the largest document part the batch carries, measured as a local put measures a document
+        size_t largest = 0;
+        std::string largestId;
+        std::vector<size_t> sizes;
         for (const auto &c : cs.collections) {
             colls[c.name] = c.rows.size();
             docs += c.docIds.size(); // ids are unique per collection, collections unique per change set
+            sizes.assign(c.docIds.size(), 0);
+            for (const auto &r : c.rows)
+                if (r.kind == syncore::RowKind::Field && !(r.flags & syncore::rowflag::Absent))
+                    sizes[r.doc] += cs.fieldNames[r.field].size() + 2 + r.value.approxSize();
+            for (size_t d = 0; d < sizes.size(); ++d)
+                if (sizes[d] && sizes[d] + c.docIds[d].size() + 8 > largest) {
+                    largest = sizes[d] + c.docIds[d].size() + 8;
+                    largestId = c.name + "/" + c.docIds[d];
+                }
         }
-        return jsonOut(Value{{"rows", cs.rowCount()}, {"collections", std::move(colls)}, {"docs", docs}});
+        return jsonOut(Value{{"rows", cs.rowCount()},
+                             {"collections", std::move(colls)},
+                             {"docs", docs},
+                             {"largestDocBytes", largest},
+                             {"largestDoc", largestId}});
     });
 }
 

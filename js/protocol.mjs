@@ -49,8 +49,9 @@ export function checkClockSkew(m, bytes, nowMs, maxSkewMs) {
   check(m, m.checkClockSkew(bytes, nowMs, maxSkewMs));
 }
 
-/** {rows, collections: {name: rows}, docs} of a change set: its row count in all, per collection, and the
- *  number of documents it touches. */
+/** {rows, collections: {name: rows}, docs, largestDocBytes, largestDoc} of a change set: its row count in
+ *  all and per collection, the number of documents it touches, and the largest document part it carries
+ *  (its fields measured as JSON, as a local put measures a document) with its 'collection/id'. */
 export function changeSetInfo(m, bytes) {
   checkBytes(bytes, 'changeSetInfo');
   return JSON.parse(check(m, m.changeSetInfo(bytes)));

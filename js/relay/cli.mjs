@@ -15,6 +15,7 @@ const HELP = `syncore-relay: the syncore sync relay (WebSocket /v1/ws?channel=<n
   --limit-changes-per-batch N                (default ${DEFAULT_LIMITS.changesPerBatch})
   --limit-changes-per-second N   per connection (default ${DEFAULT_LIMITS.changesPerSecond})
   --limit-subscribers N    per channel (default ${DEFAULT_LIMITS.subscribersPerChannel})
+  --limit-document-bytes N the fields of one document in a batch, as JSON (default ${DEFAULT_LIMITS.documentBytes})
   --limit-clock-skew-ms N  refuse changes stamped further ahead than this (default ${DEFAULT_LIMITS.clockSkewMs})
   --help                   this text
 
@@ -34,6 +35,7 @@ function parse(argv) {
     '--limit-changes-per-batch': 'changesPerBatch',
     '--limit-changes-per-second': 'changesPerSecond',
     '--limit-subscribers': 'subscribersPerChannel',
+    '--limit-document-bytes': 'documentBytes',
     '--limit-clock-skew-ms': 'clockSkewMs',
   };
   for (let i = 0; i < argv.length; i++) {

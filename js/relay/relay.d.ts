@@ -7,6 +7,8 @@ export interface RelayLimits {
   /** Rows per connection per second. */
   changesPerSecond: number;
   subscribersPerChannel: number;
+  /** The fields of one document a batch carries, measured as JSON. */
+  documentBytes: number;
   /** Rows stamped further ahead of the relay's clock are refused. */
   clockSkewMs: number;
 }

@@ -14,6 +14,7 @@ export const DEFAULT_LIMITS = Object.freeze({
   changesPerBatch: 20_000, // rows in one client batch
   changesPerSecond: 50_000, // rows per connection per second (a bucket holding one second's worth)
   subscribersPerChannel: 1_000,
+  documentBytes: 1 << 20, // the fields of one document a batch carries, measured as JSON (the store's default)
   clockSkewMs: 5 * 60_000, // rows stamped further ahead of the relay's clock are refused
 });
 const MAX_BATCH_BYTES = 256 << 10; // catch-up batches
@@ -640,6 +641,9 @@ export class Relay {
     }
     if (info.rows > this.limits.changesPerBatch) {
       throw new RelayError('limit-changes-per-batch', `batch ${msg.batch} has ${info.rows} changes, over the limit of ${this.limits.changesPerBatch}; send smaller batches`);
+    }
+    if (info.largestDocBytes > this.limits.documentBytes) {
+      throw new RelayError('limit-document-bytes', `batch ${msg.batch}: document '${info.largestDoc}' carries ${info.largestDocBytes} bytes, over the limit of ${this.limits.documentBytes}; nothing was applied`);
     }
     const now = Date.now();
     const rate = this.limits.changesPerSecond;

@@ -134,7 +134,10 @@ describe('encodeFrame / decodeFrame round trips', () => {
       const [bytes] = s.replication.changesSince({});
       const msg = decodeFrame(m, encodeFrame(m, { t: 'changes', batch: 1, data: bytes }));
       assert.deepEqual(Buffer.from(msg.data), Buffer.from(bytes));
-      assert.deepEqual(changeSetInfo(m, msg.data), { rows: changeSetInfo(m, bytes).rows, collections: { c: changeSetInfo(m, bytes).rows }, docs: 1 });
+      const info = changeSetInfo(m, msg.data);
+      assert.deepEqual(info, { ...changeSetInfo(m, bytes), collections: { c: info.rows }, docs: 1, largestDoc: 'c/x' });
+      // about the document's JSON length ({"id":"x","v":1} is 16 characters)
+      assert.ok(info.largestDocBytes >= 12 && info.largestDocBytes <= 32, `largestDocBytes ${info.largestDocBytes}`);
     } finally {
       await s.close();
     }
@@ -312,6 +315,22 @@ describe('changeSetInfo', () => {
       assert.equal((await other.replication.apply(changes)).rowsApplied, info.rows);
     } finally {
       await other.close();
+    }
+  });
+
+  test('the largest document part a change set carries, measured like a local put', async () => {
+    const s = await mem();
+    try {
+      await s.transaction((tx) => {
+        tx.collection('c').put({ id: 'small', t: 'x' });
+        tx.collection('c').put({ id: 'big', t: 'y'.repeat(5000), tags: ['a', 'b'] });
+      });
+      const info = changeSetInfo(m, s.replication.changesSince({})[0]);
+      assert.equal(info.largestDoc, 'c/big');
+      const json = JSON.stringify({ id: 'big', t: 'y'.repeat(5000), tags: ['a', 'b'] }).length;
+      assert.ok(Math.abs(info.largestDocBytes - json) < 32, `${info.largestDocBytes} vs JSON ${json}`);
+    } finally {
+      await s.close();
     }
   });
 

@@ -603,6 +603,79 @@ describe('relay', () => {
     assert.equal(decodeFrame(m, answer.subarray(4)).code, 'protocol');
   });
 
+  test('document size limit: a batch carrying a document over the limit is refused, nothing of it applied', async () => {
+    const small = createRelay({ port: 0, data: tmp('docsize'), authSecret: SECRET, limits: { documentBytes: 2000 }, log: () => {} });
+    const { port } = await small.start();
+    const u = `ws://127.0.0.1:${port}`;
+    const w = await client('docsize-w', { relay: u, channel: 'd' });
+    const errors = [];
+    w.on('error', (e) => errors.push(e));
+    await w.sync();
+    await w.transaction((tx) => {
+      tx.collection('cards').put({ id: 'ok', text: 'small' });
+      tx.collection('cards').put({ id: 'huge', text: 'x'.repeat(3000) });
+    });
+    await until(() => errors.some((e) => e.relayCode === 'limit-document-bytes'), 'refused for document size');
+    assert.match(errors.find((e) => e.relayCode === 'limit-document-bytes').message, /cards\/huge/);
+    const r = await client('docsize-r', { relay: u, channel: 'd' });
+    await r.sync();
+    assert.equal(r.collection('cards').get('ok'), null, 'the whole batch was refused (it was one transaction)');
+    assert.equal(w.status.synced, false);
+    await small.stop();
+  });
+
+  test('JWKS: tokens signed by a key of the set are accepted, others refused', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const good = await generateKeyPair('ES256');
+    const other = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(good.publicKey)), kid: 'k1', alg: 'ES256' };
+    const file = path.join(tmp('jwks'), 'jwks.json');
+    fs.writeFileSync(file, JSON.stringify({ keys: [jwk] }));
+    const r = createRelay({ port: 0, data: tmp('jwks-data'), jwks: file, log: () => {} });
+    const { port } = await r.start();
+    const sign = (key) => new SignJWT({ tenant: 'acme', channels: { '*': 'editor' } })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setSubject('ada').setExpirationTime('1h').sign(key);
+    const ok = await client('jwks-ok', { relay: `ws://127.0.0.1:${port}`, channel: 'j', token: await sign(good.privateKey) });
+    await withTimeout(ok.sync(), 5000, 'sync with a JWKS token');
+    const errors = [];
+    const bad = await client('jwks-bad', { relay: `ws://127.0.0.1:${port}`, channel: 'j', token: await sign(other.privateKey) });
+    bad.on('error', (e) => errors.push(e));
+    await until(() => errors.some((e) => e.relayCode === 'unauthorized'), 'a token of another key refused');
+    await bad.close();
+    await ok.close();
+    await r.stop();
+  });
+
+  test('a client offline for long catches up, and a socket cut mid-catch-up resumes without loss', async () => {
+    const w = await client('long-w', { channel: 'long' });
+    await w.sync();
+    const reader = await client('long-r', { channel: 'long' });
+    await reader.sync();
+    reader.disconnect();
+    for (let t = 0; t < 10; t++) {
+      await w.transaction((tx) => {
+        for (let i = 0; i < 3000; i++) tx.collection('cards').put({ id: `L${t}-${i}`, title: `card ${t} ${i} ${'pad'.repeat(20)}`, n: i });
+      });
+    }
+    await withTimeout(w.sync(), 20_000, 'the writer uploads 30,000 documents');
+    // the reader comes back; its catch-up (several batches) is cut twice by the relay, mid-stream
+    let cuts = 0;
+    reader.connect();
+    await until(() => reader.collection('cards').count() > 0, 'the catch-up has started', 10_000);
+    const atCut = reader.collection('cards').count();
+    for (const c of relay.conns) {
+      if (c.channel?.name === 'long' && c.ws.readyState === 1 && cuts < 2) {
+        c.ws.terminate();
+        cuts++;
+      }
+    }
+    await withTimeout(reader.sync(), 30_000, 'the catch-up resumes after the cut');
+    assert.equal(reader.collection('cards').count(), 30_000);
+    assert.equal(reader.replication.stateHash(), w.replication.stateHash());
+    assert.ok(cuts >= 1);
+    assert.ok(atCut < 30_000, `the cut came mid-stream (the reader had ${atCut} documents)`);
+  });
+
   test('server-side writes reach subscribers', async () => {
     const s = await client('server-side', { channel: 'backend' });
     await s.sync();
