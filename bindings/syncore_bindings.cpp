@@ -321,7 +321,16 @@ class CoreStore {
             writeStrings(out, r.newConflicts);
             out += ",\"clearedConflicts\":";
             writeStrings(out, r.clearedConflicts);
-            out += ",\"rowsApplied\":" + std::to_string(r.rowsApplied) + '}';
+            out += ",\"rowsApplied\":" + std::to_string(r.rowsApplied);
+            out += ",\"raised\":[";
+            for (size_t i = 0; i < r.raised.size(); ++i) { // [[collection, site, seq], ...]
+                if (i)
+                    out += ',';
+                out += '[';
+                syncore::writeJsonString(out, r.raised[i].collection);
+                out += ",\"" + r.raised[i].site.hex() + "\"," + std::to_string(r.raised[i].seq) + ']';
+            }
+            out += "]}";
             return val(out);
         });
     }

@@ -169,7 +169,8 @@ export interface Store {
       vector?: Record<string, Record<string, number>>,
       options?: { collections?: string[]; maxBatchBytes?: number },
     ): Uint8Array[];
-    apply(batch: Uint8Array): Promise<{ changed: [string, string][]; newConflicts: string[]; clearedConflicts: string[]; rowsApplied: number }>;
+    /** raised: the version-vector entries [collection, site, seq] the batch raised. */
+    apply(batch: Uint8Array): Promise<{ changed: [string, string][]; newConflicts: string[]; clearedConflicts: string[]; rowsApplied: number; raised: [string, string, number][] }>;
     stateHash(): string;
     encodeState(): Uint8Array;
   };

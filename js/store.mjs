@@ -353,6 +353,7 @@ export class Store {
 
   /** { connected, synced, pending, persisted, lastSyncAt, error } (a copy). */
   get status() {
+    this._sync?.refresh(); // the relay connection's part is brought up to date lazily (see sync.mjs)
     return { ...this._status };
   }
 
@@ -482,12 +483,11 @@ export class Store {
   async _applyRemote(bytes, source) {
     if (!(bytes instanceof Uint8Array)) throw typeError(`replication.apply: expected a Uint8Array, got ${describe(bytes)}`);
     if (this._closed) throw new SyncoreError('CLOSED', `store '${this.name}' is closed`);
-    const before = source === 'relay' ? this._core.json('syncVector') : null;
     const r = JSON.parse(this._core.call('apply', bytes));
     if (r.rowsApplied || r.changed.length || r.newConflicts.length || r.clearedConflicts.length) {
       this._persistence.written();
     }
-    if (before) this._sync?.absorbed(before, this._core.json('syncVector')); // the relay has these
+    if (source === 'relay' && r.raised.length) this._sync?.absorbed(r.raised); // the relay has these
     if (source === 'remote' || source === 'relay') this._tabs?.broadcast(bytes); // the relay's batches reach every tab
     if (source === 'tab') this._sync?.local(bytes); // a follower tab's writes go to the relay through the leader
     if (r.changed.length && this._wanted()) this._changed(r.changed, source);

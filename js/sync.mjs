@@ -139,6 +139,8 @@ export class SyncClient {
     this.timer = null;
     clearTimeout(this.resendTimer);
     this.resendTimer = null;
+    clearTimeout(this.statusTimer);
+    this.statusTimer = null;
     clearInterval(this.heartbeat);
     this.heartbeat = null;
     const ws = this.ws;
@@ -189,22 +191,21 @@ export class SyncClient {
     }
   }
 
-  /** A relay batch was applied: the relay holds whatever it raised our vector by. */
-  absorbed(before, after) {
-    const gained = {};
-    for (const [c, sites] of Object.entries(after)) {
-      for (const [site, seq] of Object.entries(sites)) {
-        if (seq > (before[c]?.[site] ?? 0)) (gained[c] ??= {})[site] = seq;
-      }
+  /** A relay batch was applied: the relay holds whatever it raised our vector by ([[collection, site,
+   *  seq], ...] from the core's apply: no need to read the whole vector for each batch). */
+  absorbed(raised) {
+    const have = (this.relayHave ??= {});
+    for (const [c, site, seq] of raised) {
+      const t = (have[c] ??= {});
+      if (!(t[site] >= seq)) t[site] = seq;
     }
-    raise((this.relayHave ??= {}), gained);
     this._haveChanged();
   }
 
   /** A local commit (or another tab's): sent at once when the connection is live; else at the next resume. */
   local(bytes) {
     if (this.live && this.connected && !this.blocked && bytes.length) this._sendGroup([bytes]);
-    this._status();
+    this._statusSoon();
   }
 
   // ------------------------------------------------------------------------------------ connection
@@ -343,20 +344,25 @@ export class SyncClient {
       this.ws?.close(1002, 'bad frame');
       return;
     }
+    let now = true; // update the status at once (else within 20 ms: per-frame work stays O(1))
     switch (msg.t) {
       case 'changes':
         await this.store._applyRemote(msg.data, 'relay');
         this.store._status.lastSyncAt = Date.now();
+        now = false;
         break;
       case 'end': {
         this.relayHave = msg.have;
         this.live = true;
-        this.gen++;
-        this.blocked = false;
         this.attempt = 0;
         this.error = null;
         this.tokenStale = false;
-        this._sendGroup(this.store.replication.changesSince(msg.have, { collections: this.collections, maxBatchBytes: this.batchBytes }));
+        // (over HTTP every request ends with an end: a resend already scheduled keeps its own time)
+        if (!this.resendTimer) {
+          this.gen++;
+          this.blocked = false;
+          this._sendGroup(this.store.replication.changesSince(msg.have, { collections: this.collections, maxBatchBytes: this.batchBytes }));
+        }
         this.store._updateStatus({ lastSyncAt: Date.now() });
         this._haveChanged();
         this._sendPresence();
@@ -368,6 +374,8 @@ export class SyncClient {
         if (e?.vector && e.gen === this.gen) {
           raise((this.relayHave ??= {}), e.vector);
           this._haveChanged();
+        } else {
+          now = false;
         }
         break;
       }
@@ -378,11 +386,13 @@ export class SyncClient {
         if (msg.state === null) this.peers.delete(msg.site);
         else this.peers.set(msg.site, msg.state);
         this.store._emit('presence', this.presence());
+        now = false;
         break;
       default:
         break;
     }
-    this._status();
+    if (now) this._status();
+    else this._statusSoon();
   }
 
   _relayError(msg) {
@@ -427,7 +437,22 @@ export class SyncClient {
     this.store._emit('error', err);
   }
 
+  /** Status after a frame or a local commit: computing pending reads the whole vector (O(sites)), so
+   *  a burst of frames recomputes it once, 20 ms later; store.status reads refresh() it at once. */
+  _statusSoon() {
+    if (this.statusTimer) return;
+    this.statusTimer = setTimeout(() => this._status(), 20);
+    this.statusTimer.unref?.();
+  }
+
+  refresh() {
+    if (this.statusTimer) this._status();
+  }
+
   _status() {
+    clearTimeout(this.statusTimer);
+    this.statusTimer = null;
+    if (this.store._closed) return;
     const pending = this.pending();
     const synced = this.live && this.connected && pending === 0;
     this.store._updateStatus({ connected: this.connected, synced, pending, error: this.error });

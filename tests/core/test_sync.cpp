@@ -219,3 +219,29 @@ TEST_CASE("sync: a first load that fails halfway leaves the empty store as it wa
     CHECK(p->count("t") == a->count("t"));
     p->checkInvariants();
 }
+
+TEST_CASE("sync: apply reports the vector entries it raised, and only those") {
+    test::ManualClock clock;
+    auto a = test::replica(1, clock);
+    auto b = test::replica(2, clock);
+    for (int i = 0; i < 10; ++i)
+        a->put("t", {{"id", "d" + std::to_string(i)}, {"v", i}});
+    auto batches = a->changesSince({});
+    REQUIRE(batches.size() == 1);
+    ApplyResult r = b->apply(batches[0]);
+    REQUIRE(r.raised.size() == 1);
+    CHECK(r.raised[0].collection == "t");
+    CHECK(r.raised[0].site == a->siteId());
+    CHECK(r.raised[0].seq == a->syncVector().at("t").at(a->siteId()));
+    CHECK(b->syncVector().at("t").at(a->siteId()) == r.raised[0].seq);
+    CHECK(b->apply(batches[0]).raised.empty()); // nothing new: nothing raised
+    // a batch after a gap raises nothing (its rows are applied; the vector waits for the gap)
+    a->put("t", {{"id", "x"}, {"v", 1}});
+    auto gapFrom = a->syncVector();
+    a->put("t", {{"id", "y"}, {"v", 2}});
+    auto tail = a->changesSince(gapFrom);
+    auto c = test::replica(3, clock);
+    c->apply(batches[0]);
+    CHECK(c->apply(tail[0]).raised.empty());
+    CHECK(c->get("t", "y").has_value());
+}

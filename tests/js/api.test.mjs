@@ -869,7 +869,7 @@ describe('replication between two in-memory stores', () => {
       assert.deepEqual(r1.changed, [['c', '1']]);
       const h = b.replication.stateHash();
       const r2 = await b.replication.apply(batch);
-      assert.deepEqual(r2, { changed: [], newConflicts: [], clearedConflicts: [], rowsApplied: 0 });
+      assert.deepEqual(r2, { changed: [], newConflicts: [], clearedConflicts: [], rowsApplied: 0, raised: [] });
       assert.equal(b.replication.stateHash(), h);
       assert.equal(b.collection('c').get('1').n, 3);
     });

@@ -613,8 +613,10 @@ class Store::Impl::PartApplier {
             c.index.insertFrom(c.docs, unindexed);
         for (const Range &g : part.ranges) {
             uint32_t s = siteMap[g.site];
-            if (c.vvAt(s) >= g.from)
+            if (c.vvAt(s) >= g.from && g.to > c.vvAt(s)) {
                 c.raiseVv(s, g.to);
+                res.raised.push_back({c.name, m.sites[s], g.to});
+            }
             if (s == 0 && g.to > m.seq && c.vvAt(0) >= g.to)
                 m.seq = g.to;
         }

@@ -79,6 +79,14 @@ struct ApplyResult {
     std::vector<std::string> newConflicts;
     std::vector<std::string> clearedConflicts;
     size_t rowsApplied = 0; // rows that won and were stored
+    /** Version vector entries this batch raised (collection, site, new seq): what a sync client knows
+     *  its peer holds without reading the whole vector again. */
+    struct Raised {
+        std::string collection;
+        SiteId site;
+        uint64_t seq = 0;
+    };
+    std::vector<Raised> raised;
 };
 
 using VersionVector = std::map<SiteId, uint64_t>;
