@@ -125,7 +125,7 @@ async function openTabbed(m, options) {
       link.becameLeader(); // a previous leader's followers send what this copy lacks
       store._startSync(); // the leader tab holds the relay connection
     } else {
-      store._setPersistence(new FollowerPersistence(link));
+      store._setPersistence(new FollowerPersistence(link, options.debounceMs));
       await link.hello();
       await store._init();
       store._abort = new AbortController();

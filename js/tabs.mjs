@@ -51,8 +51,8 @@ export function waitToLead(name, signal, onLead) {
 
 /** A follower's persistence: durable once the leader says it has flushed this tab's writes. */
 export class FollowerPersistence extends DebouncedPersistence {
-  constructor(link) {
-    super('tab', null, Symbol('tab'));
+  constructor(link, debounceMs) {
+    super('tab', null, Symbol('tab'), debounceMs); // the app's debounce: a follower's saves are the leader's
     this.link = link;
   }
   save() {

@@ -108,11 +108,13 @@ test('two tabs write concurrently while offline; both close; every write is ther
 
 test('the leader tab closes mid-way: a follower takes over and nothing is lost', async () => {
   // The leader never saves on its own (huge debounce) and closes without flushing: its writes exist only
-  // in its memory and in the follower's replica. The follower must take over and persist them.
+  // in its memory and in the follower's replica. The follower must take over and persist them. (The
+  // follower has the huge debounce too: a follower that received writes asks the leader to save them,
+  // 20 ms later by default, which would save the leader's writes before it closes.)
   const leader = await openPage(browser.context, pageUrl);
   await openIn(leader, 'failover', { debounceMs: 600_000 });
   const follower = await openPage(browser.context, pageUrl);
-  await openIn(follower, 'failover');
+  await openIn(follower, 'failover', { debounceMs: 600_000 });
   await leader.evaluate(async () => {
     const notes = window.stores.failover.collection('notes');
     for (let i = 0; i < 20; i++) await notes.put({ id: `L${i}` });
