@@ -288,12 +288,8 @@ export class Relay {
       }
       const frame = new Uint8Array(body.buffer, body.byteOffset + at + 4, n);
       at += 4 + n;
-      if (first) {
-        first = false;
-        await this._httpHello(conn, frame);
-      } else {
-        await this._frame(conn, frame);
-      }
+      first = false;
+      await this._frame(conn, frame);
     }
     if (first) this._refuse(conn, new RelayError('protocol', 'an empty request: send a hello first', true));
     if (conn.hello && conn.ws.readyState === 1) await this._catchUp(conn, conn.helloMsg);
@@ -319,23 +315,12 @@ export class Relay {
     return conn;
   }
 
-  async _httpHello(conn, bytes) {
-    let msg;
-    try {
-      msg = decodeFrame(this.m, bytes);
-    } catch (err) {
-      return this._refuse(conn, new RelayError('protocol', `not a sync frame: ${err.message}`, true));
-    }
-    try {
-      if (msg.t !== 'hello') throw new RelayError('protocol', `the first frame must be hello, got ${msg.t}`, true);
-      const { claims, role, ch } = await this._authorize(conn, msg);
-      this._admit(conn, msg, claims, role, ch, false);
-      conn.helloMsg = msg;
-      this._maybeEvict(ch);
-    } catch (err) {
-      if (err instanceof RelayError) return this._refuse(conn, err);
-      throw err;
-    }
+  /** An HTTP request's hello: authorized like a WebSocket's, but it subscribes to nothing. */
+  async _httpHello(conn, msg) {
+    const { claims, role, ch } = await this._authorize(conn, msg);
+    this._admit(conn, msg, claims, role, ch, false);
+    conn.helloMsg = msg;
+    this._maybeEvict(ch);
   }
 
   async _httpEvents(req, res, url) {
@@ -504,7 +489,7 @@ export class Relay {
     try {
       if (!conn.hello) {
         if (msg.t !== 'hello') throw new RelayError('protocol', `the first frame must be hello, got ${msg.t}`, true);
-        await this._hello(conn, msg);
+        await (conn.http ? this._httpHello(conn, msg) : this._hello(conn, msg));
         return;
       }
       switch (msg.t) {

@@ -50,6 +50,21 @@ async function withTimeout(p, ms, what) {
   }
 }
 
+/** The syncore-relay command in a child process on a free port; resolves to {child, port}. */
+async function relayProcess(dir) {
+  const child = fork(path.join(HERE, '..', '..', 'js', 'relay', 'cli.mjs'), ['--port', '0', '--data', dir, '--auth-secret', SECRET], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
+  });
+  return { child, port };
+}
+
 let relay;
 let url;
 const opened = [];
@@ -226,16 +241,7 @@ describe('relay', () => {
 
   test('kill -9 of a relay process: every acknowledged batch is in its data directory', async () => {
     const dir = tmp('kill');
-    const child = fork(path.join(HERE, '..', '..', 'js', 'relay', 'cli.mjs'), ['--port', '0', '--data', dir, '--auth-secret', SECRET], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    const port = await new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      child.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
-    });
+    const { child, port } = await relayProcess(dir);
     const u = `ws://127.0.0.1:${port}`;
     const a = await client('kill-a', { relay: u, channel: 'k' });
     await a.sync();
@@ -521,16 +527,7 @@ describe('relay', () => {
 
   test('SIGTERM: the relay process finishes, persists and closes sockets with 1001', async () => {
     const dir = tmp('sigterm');
-    const child = fork(path.join(HERE, '..', '..', 'js', 'relay', 'cli.mjs'), ['--port', '0', '--data', dir, '--auth-secret', SECRET], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    const port = await new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      child.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
-    });
+    const { child, port } = await relayProcess(dir);
     const c = await raw('term', `ws://127.0.0.1:${port}`);
     await c.hello(await token({}));
     await until(() => c.frames.some((f) => f.t === 'end'), 'end');
