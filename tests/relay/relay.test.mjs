@@ -673,6 +673,29 @@ describe('relay', () => {
     assert.ok(atCut < 30_000, `the cut came mid-stream (the reader had ${atCut} documents)`);
   });
 
+  test('peers in sync exchange no more change frames; an idle channel is closed and opened again on demand', async () => {
+    const a = await client('idle-a', { channel: 'idle' });
+    const b = await client('idle-b', { channel: 'idle' });
+    await a.collection('cards').put({ id: 'i1' });
+    await Promise.all([a.sync(), b.sync()]);
+    await until(() => b.collection('cards').get('i1'), 'b has i1');
+    const out = () => relay.stats().counters.syncore_changes_out_total ?? 0;
+    const before = out();
+    await sleep(300);
+    a.disconnect();
+    a.connect(); // a reconnection of a replica in sync: hello, end, and no changes either way
+    await a.sync();
+    await sleep(100);
+    assert.equal(out(), before, 'no change frames between peers in sync');
+    assert.ok(relay.channels.has('acme/idle'));
+    await a.close();
+    await b.close();
+    await until(() => !relay.channels.has('acme/idle'), 'the idle channel is closed (idleMs 200)', 5000);
+    const c = await client('idle-c', { channel: 'idle' });
+    await c.sync();
+    assert.ok(c.collection('cards').get('i1'), 'opened again from the data directory');
+  });
+
   test('server-side writes reach subscribers', async () => {
     const s = await client('server-side', { channel: 'backend' });
     await s.sync();
