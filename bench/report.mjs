@@ -64,7 +64,7 @@ if (coreText && yjsText) {
       const mark = (v) => (v === undefined ? '-' : `${f(v / y)}${v / y <= hi ? '' : ' (misses)'}`);
       md += `| ${label} | ${target} | ${peer.join('-')} | ${want} | ${y} | ${f(n, 1)} | ${mark(n)} | ${f(w, 1)} | ${mark(w)} |\n`;
     }
-    md += `\n- Yjs: a Y.Map of plain objects (its fastest shape on this workload), through bench/js_bench.mjs in node ${process.version}, the same seeded documents and updates; ours: bench/core_bench.cpp, best of its runs.\n`;
+    md += `\n- Yjs: a Y.Map of plain objects (its fastest shape on this workload), through bench/js_bench.mjs in node ${process.version}, the same workload (100,000 documents of the same shape and word lists, 100,000 single-field updates, 50,000 concurrent ones per replica; drawn by a JS generator, so not the very same documents as core_bench's); ours: bench/core_bench.cpp, best of its runs.\n`;
     md += '- A ratio "misses" when ours / Yjs here is above target / Yjs in the issue (for load, the upper end of the range).\n\n';
   }
 }
