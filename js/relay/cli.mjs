@@ -11,6 +11,8 @@ const HELP = `syncore-relay: the syncore sync relay (WebSocket /v1/ws?channel=<n
   --jwks FILE|URL          verify tokens against a JSON Web Key Set
   --insecure-dev           allow connections without a token (tenant "dev", full access): development only
   --idle-ms N              close a channel's replica N ms after its last subscriber leaves (default 60000)
+  --no-fsync               acknowledge a batch once the OS has it, without waiting for the disk (faster;
+                           an acknowledged batch then survives a crash of the relay, not of the machine)
   --limit-frame-bytes N    largest frame accepted (default ${DEFAULT_LIMITS.frameBytes})
   --limit-changes-per-batch N                (default ${DEFAULT_LIMITS.changesPerBatch})
   --limit-changes-per-second N   per connection (default ${DEFAULT_LIMITS.changesPerSecond})
@@ -49,6 +51,7 @@ function parse(argv) {
     const next = () => value ?? argv[++i];
     if (flag === '--help' || flag === '-h') out.help = true;
     else if (flag === '--insecure-dev') out.insecureDev = true;
+    else if (flag === '--no-fsync') out.fsync = false;
     else if (flag === '--port') out.port = num(flag, next());
     else if (flag === '--host') out.host = next();
     else if (flag === '--data') out.data = next();

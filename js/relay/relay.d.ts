@@ -25,6 +25,9 @@ export interface RelayOptions {
   jwks?: string;
   /** Connections without a token get tenant 'dev' with every role. Development only. */
   insecureDev?: boolean;
+  /** fsync each batch's journal before its ack (default true); false: durable against a crash of the
+   *  relay process only. */
+  fsync?: boolean;
   /** Close a channel's replica this long after its last subscriber leaves (ms, default 60000). */
   idleMs?: number;
   limits?: Partial<RelayLimits>;

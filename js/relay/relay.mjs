@@ -106,6 +106,9 @@ export class Relay {
     this.port = options.port ?? 8787;
     this.dataDir = path.resolve(options.data);
     this.idleMs = options.idleMs ?? 60_000;
+    // fsync each batch's journal before its ack: the emscripten file system (NODEFS) has no fsync of its
+    // own, so without this an acknowledged batch survives a crash of the process, not of the machine
+    this.fsync = options.fsync ?? true;
     this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     this.log = options.log ?? ((msg) => process.stderr.write(`syncore-relay: ${msg}\n`));
     this.channels = new Map(); // key -> Channel
@@ -192,6 +195,7 @@ export class Relay {
       return this._enqueue(ch, async () => {
         const before = ch.store.replication.vector();
         const r = await ch.store.collection(collection)[op](...args);
+        this._fsync(ch);
         this._fanOutSince(ch, before, null, [collection]);
         this._maybeEvict(ch);
         return r;
@@ -391,6 +395,7 @@ export class Relay {
     ch.ready = (async () => {
       const dir = path.join(this.dataDir, safeSegment(tenant), safeSegment(name));
       fs.mkdirSync(dir, { recursive: true });
+      ch.dir = dir;
       ch.store = await openStore({ name: key, directory: dir });
       if (ch.store.openReport?.damaged) this.log(`channel ${key}: stored data was damaged and cut back: ${ch.store.openReport.message}`);
       ch.store.on('error', (err) => this.log(`channel ${key}: ${err.message}`));
@@ -402,6 +407,29 @@ export class Relay {
     } catch (err) {
       this.channels.delete(key);
       throw err;
+    }
+  }
+
+  /** Flushes the channel's newest journal segment (and, when it is new, the directory) to the disk. */
+  _fsync(ch) {
+    if (!this.fsync) return;
+    const names = fs.readdirSync(ch.dir).filter((n) => /^journal-\d+\.log$/.test(n)).sort();
+    const last = names.at(-1);
+    if (!last) return;
+    const fd = fs.openSync(path.join(ch.dir, last), 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (ch.segment !== last) {
+      ch.segment = last; // a new file: its directory entry must be on the disk too
+      const dfd = fs.openSync(ch.dir, 'r');
+      try {
+        fs.fsyncSync(dfd);
+      } finally {
+        fs.closeSync(dfd);
+      }
     }
   }
 
@@ -645,6 +673,7 @@ export class Relay {
       const before = ch.store.replication.vector();
       try {
         await ch.store.replication.apply(msg.data); // journaled (NODEFS, write-through) when it returns
+        this._fsync(ch); // and on the disk, not only in the OS's cache, before the ack
       } catch (err) {
         throw new RelayError('bad-changes', `batch ${msg.batch} was refused: ${err.message}; nothing was applied`);
       }

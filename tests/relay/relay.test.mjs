@@ -696,6 +696,24 @@ describe('relay', () => {
     assert.ok(c.collection('cards').get('i1'), 'opened again from the data directory');
   });
 
+  test('a batch is fsynced to the disk before its ack (NODEFS has no fsync of its own)', async () => {
+    const s = await client('fsync-w', { channel: 'fsync' });
+    await s.sync();
+    const real = fs.fsyncSync;
+    const synced = [];
+    fs.fsyncSync = (fd) => {
+      synced.push(fd);
+      return real(fd);
+    };
+    try {
+      await s.collection('cards').put({ id: 'durable' });
+      await s.sync(); // resolves on the ack
+      assert.ok(synced.length >= 1, 'fsync ran before the ack');
+    } finally {
+      fs.fsyncSync = real;
+    }
+  });
+
   test('server-side writes reach subscribers', async () => {
     const s = await client('server-side', { channel: 'backend' });
     await s.sync();
