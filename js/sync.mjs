@@ -23,7 +23,7 @@ async function webSocketClass(option) {
 }
 
 /** Rows of `mine` beyond `theirs` ({collection: {site: seq}}), over the given collections (all if empty). */
-export function vectorGap(mine, theirs, collections) {
+function vectorGap(mine, theirs, collections) {
   let n = 0;
   for (const [c, sites] of Object.entries(mine)) {
     if (collections.length && !collections.includes(c)) continue;
@@ -33,11 +33,10 @@ export function vectorGap(mine, theirs, collections) {
   return n;
 }
 
-function raise(into, v) {
-  for (const [c, sites] of Object.entries(v)) {
-    const t = (into[c] ??= {});
-    for (const [site, seq] of Object.entries(sites)) if (!(t[site] >= seq)) t[site] = seq;
-  }
+/** into[c][site] = max(into[c][site], seq). */
+function raiseOne(into, c, site, seq) {
+  const t = (into[c] ??= {});
+  if (!(t[site] >= seq)) t[site] = seq;
 }
 
 export class SyncClient {
@@ -80,6 +79,7 @@ export class SyncClient {
     this.presenceState = undefined; // what presence.set() last said (sent again after each reconnection)
     this.peers = new Map(); // site -> presence state of the channel's other members
     this.saveTimer = null;
+    this.lastSyncAt = null;
     this.rx = Promise.resolve();
     this.relayId = `${base} ${options.channel}`;
     try {
@@ -115,7 +115,6 @@ export class SyncClient {
   }
 
   pending() {
-    if (!this.relayHave) return vectorGap(this.store.replication.vector(), {}, this.collections);
     return vectorGap(this.store.replication.vector(), this.relayHave, this.collections);
   }
 
@@ -195,10 +194,7 @@ export class SyncClient {
    *  seq], ...] from the core's apply: no need to read the whole vector for each batch). */
   absorbed(raised) {
     const have = (this.relayHave ??= {});
-    for (const [c, site, seq] of raised) {
-      const t = (have[c] ??= {});
-      if (!(t[site] >= seq)) t[site] = seq;
-    }
+    for (const [c, site, seq] of raised) raiseOne(have, c, site, seq);
     this._haveChanged();
   }
 
@@ -348,7 +344,7 @@ export class SyncClient {
     switch (msg.t) {
       case 'changes':
         await this.store._applyRemote(msg.data, 'relay');
-        this.store._status.lastSyncAt = Date.now();
+        this.lastSyncAt = Date.now();
         now = false;
         break;
       case 'end': {
@@ -363,7 +359,7 @@ export class SyncClient {
           this.blocked = false;
           this._sendGroup(this.store.replication.changesSince(msg.have, { collections: this.collections, maxBatchBytes: this.batchBytes }));
         }
-        this.store._updateStatus({ lastSyncAt: Date.now() });
+        this.lastSyncAt = Date.now();
         this._haveChanged();
         this._sendPresence();
         break;
@@ -372,7 +368,8 @@ export class SyncClient {
         const e = this.inflight.get(msg.batch);
         this.inflight.delete(msg.batch);
         if (e?.vector && e.gen === this.gen) {
-          raise((this.relayHave ??= {}), e.vector);
+          const have = (this.relayHave ??= {});
+          for (const [c, sites] of Object.entries(e.vector)) for (const [site, seq] of Object.entries(sites)) raiseOne(have, c, site, seq);
           this._haveChanged();
         } else {
           now = false;
@@ -455,7 +452,7 @@ export class SyncClient {
     if (this.store._closed) return;
     const pending = this.pending();
     const synced = this.live && this.connected && pending === 0;
-    this.store._updateStatus({ connected: this.connected, synced, pending, error: this.error });
+    this.store._updateStatus({ connected: this.connected, synced, pending, error: this.error, lastSyncAt: this.lastSyncAt });
     if (synced) for (const w of this.waiters.splice(0)) w.resolve();
   }
 }

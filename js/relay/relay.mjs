@@ -12,7 +12,7 @@ import { openStore } from '../store.mjs';
 export const DEFAULT_LIMITS = Object.freeze({
   frameBytes: 4 << 20, // one frame (a batch) at most
   changesPerBatch: 20_000, // rows in one client batch
-  changesPerSecond: 50_000, // rows per connection per second (a bucket holding one second's worth)
+  changesPerSecond: 50_000, // rows per connection per second (a bucket holding a second's or a batch's worth)
   subscribersPerChannel: 1_000,
   documentBytes: 1 << 20, // the fields of one document a batch carries, measured as JSON (the store's default)
   clockSkewMs: 5 * 60_000, // rows stamped further ahead of the relay's clock are refused
@@ -112,6 +112,7 @@ export class Relay {
     this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     this.log = options.log ?? ((msg) => process.stderr.write(`syncore-relay: ${msg}\n`));
     this.channels = new Map(); // key -> Channel
+    this.httpRates = new Map(); // '<channel key> <site>' -> the rate bucket of an HTTP fallback client
     this.conns = new Set();
     this.metrics = new Metrics();
     this.stopping = false;
@@ -149,6 +150,10 @@ export class Relay {
     });
     this.port = this.server.address().port;
     this.heartbeat = setInterval(() => {
+      const cap = this._bucketCap();
+      for (const [key, rate] of this.httpRates) {
+        if (rate.bucket + ((Date.now() - rate.at) / 1000) * this.limits.changesPerSecond >= cap) this.httpRates.delete(key);
+      }
       for (const c of this.conns) {
         if (c.http) continue; // event streams send their own heartbeat comments
         if (!c.alive) {
@@ -310,13 +315,18 @@ export class Relay {
 
   /** An HTTP request or event stream, shaped like a connection for _frame / _send / fan-out. */
   _pseudoConn(url, send) {
-    const conn = {
-      alive: true, channel: null, hello: false, role: null, readOnly: false, collections: [], expiry: null,
-      bucket: this.limits.changesPerSecond, bucketAt: Date.now(), channelName: url.searchParams.get('channel') ?? '',
-      http: true,
-    };
+    const conn = this._newConn(null, url, true);
     conn.ws = { readyState: 1, send, close: () => { conn.ws.readyState = 3; }, terminate: () => { conn.ws.readyState = 3; } };
     return conn;
+  }
+
+  /** What the relay keeps per connection (a WebSocket, an HTTP request or an event stream). */
+  _newConn(ws, url, http) {
+    return {
+      ws, http, alive: true, channel: null, hello: false, role: null, readOnly: false, collections: [], expiry: null,
+      rate: { bucket: this._bucketCap(), at: Date.now() }, busy: Promise.resolve(),
+      channelName: url.searchParams.get('channel') ?? '',
+    };
   }
 
   /** An HTTP request's hello: authorized like a WebSocket's, but it subscribes to nothing. */
@@ -324,6 +334,10 @@ export class Relay {
     const { claims, role, ch } = await this._authorize(conn, msg);
     this._admit(conn, msg, claims, role, ch, false);
     conn.helloMsg = msg;
+    // requests are stateless: the rate limit follows the client (its site) on the channel instead
+    const key = `${ch.key} ${msg.site}`;
+    conn.rate = this.httpRates.get(key) ?? conn.rate;
+    this.httpRates.set(key, conn.rate);
     this._maybeEvict(ch);
   }
 
@@ -458,11 +472,7 @@ export class Relay {
 
   // -------------------------------------------------------------------------------------- connections
   _connection(ws, url) {
-    const conn = {
-      ws, alive: true, channel: null, hello: false, role: null, readOnly: false, collections: [],
-      expiry: null, bucket: this.limits.changesPerSecond, bucketAt: Date.now(), busy: Promise.resolve(),
-      channelName: url.searchParams.get('channel') ?? '',
-    };
+    const conn = this._newConn(ws, url, false);
     this.conns.add(conn);
     ws.on('pong', () => {
       conn.alive = true;
@@ -612,10 +622,10 @@ export class Relay {
 
   /** Presence is ephemeral: kept per connection, fanned out, never stored. Counted like one change. */
   _presence(conn, msg) {
-    if (conn.bucket < 1 && this._refill(conn) < 1) {
+    if (this._refill(conn) < 1) {
       throw new RelayError('limit-rate', `more than ${this.limits.changesPerSecond} changes per second on this connection; presence dropped`);
     }
-    conn.bucket -= 1;
+    conn.rate.bucket -= 1;
     conn.presence = msg.state;
     this._presenceOut(conn, msg.state);
   }
@@ -630,10 +640,14 @@ export class Relay {
    *  changesPerBatch), so any batch within the per-batch limit can pass once the bucket is full. */
   _refill(conn) {
     const now = Date.now();
-    const rate = this.limits.changesPerSecond;
-    conn.bucket = Math.min(Math.max(rate, this.limits.changesPerBatch), conn.bucket + ((now - conn.bucketAt) / 1000) * rate);
-    conn.bucketAt = now;
-    return conn.bucket;
+    const r = conn.rate;
+    r.bucket = Math.min(this._bucketCap(), r.bucket + ((now - r.at) / 1000) * this.limits.changesPerSecond);
+    r.at = now;
+    return r.bucket;
+  }
+
+  _bucketCap() {
+    return Math.max(this.limits.changesPerSecond, this.limits.changesPerBatch);
   }
 
   _vector(ch, collections) {
@@ -663,7 +677,7 @@ export class Relay {
     if (info.rows > this._refill(conn)) {
       throw new RelayError('limit-rate', `more than ${rate} changes per second on this connection; batch ${msg.batch} was refused, send it again later`);
     }
-    conn.bucket -= info.rows;
+    conn.rate.bucket -= info.rows;
     try {
       checkClockSkew(this.m, msg.data, now, this.limits.clockSkewMs);
     } catch (err) {
@@ -686,6 +700,7 @@ export class Relay {
   /** Sends what changed since `before` to every subscriber but `from`: the batch itself when it syncs all
    *  of the batch's collections, else changesSince(before) over its own collections. */
   _fanOutSince(ch, before, from, collections, data = null) {
+    const since = new Map(); // collections synced -> batches: one changesSince per distinct filter
     for (const sub of ch.subs) {
       if (sub === from || sub.ws.readyState !== 1) continue;
       const mine = sub.collections;
@@ -695,8 +710,10 @@ export class Relay {
         continue;
       }
       if (mine.length && !collections.some((c) => mine.includes(c))) continue;
-      const batches = ch.store.replication.changesSince(before, { collections: mine.length ? mine : collections, maxBatchBytes: MAX_BATCH_BYTES });
-      for (const b of batches) this._send(sub, { t: 'changes', batch: ++ch.batch, data: b });
+      const wanted = mine.length ? mine : collections;
+      const key = wanted.join('\u0000');
+      if (!since.has(key)) since.set(key, ch.store.replication.changesSince(before, { collections: wanted, maxBatchBytes: MAX_BATCH_BYTES }));
+      for (const b of since.get(key)) this._send(sub, { t: 'changes', batch: ++ch.batch, data: b });
     }
   }
 }

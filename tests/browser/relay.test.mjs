@@ -274,6 +274,6 @@ test('status.connected turns false as soon as the browser goes offline', () => {
   assert.equal(facts.heldSocket?.statusWhileOffline?.connected, false);
 });
 
-test('report', (t) => {
-  t.diagnostic(JSON.stringify(facts));
+after(() => {
+  console.log(`# browser relay facts: ${JSON.stringify(facts)}`); // timings and what Chromium did, for the record
 });
