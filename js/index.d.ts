@@ -42,8 +42,10 @@ export interface OpenStoreOptions {
   migrate?: (tx: Transaction, info: { from: number; to: number; store: Store }) => void | Promise<void>;
   /** Browser: how long writes wait to be batched into one IndexedDB save (ms, default 20). */
   debounceMs?: number;
-  /** The relay to sync with: 'ws://127.0.0.1:8787' (omit for a local-only store). */
-  relay?: string;
+  /** The relay to sync with: 'ws://127.0.0.1:8787' (omit for a local-only store). A list names relays that
+   *  share one PostgreSQL: the first is used, then the next whenever one cannot be reached, is shutting
+   *  down or has lost its database. */
+  relay?: string | string[];
   /** The relay channel (with relay). Declared collections are the ones synced; without, all are. */
   channel?: string;
   /** A JWT, or a function returning one; asked again ({stale: true}) when the relay refuses or expires it. */

@@ -55,8 +55,9 @@ function checkOptions(options) {
   }
   if (options.migrate !== undefined) checkFunction(options.migrate, "openStore: 'migrate'");
   if (options.relay !== undefined) {
-    if (typeof options.relay !== 'string' || !/^(wss?|https?):\/\/[^/]+/.test(options.relay)) {
-      throw typeError(`openStore: 'relay' must be a ws://, wss://, http:// or https:// URL, got ${describe(options.relay)}`);
+    const urls = Array.isArray(options.relay) ? options.relay : [options.relay];
+    if (!urls.length || urls.some((u) => typeof u !== 'string' || !/^(wss?|https?):\/\/[^/]+/.test(u))) {
+      throw typeError(`openStore: 'relay' must be a ws://, wss://, http:// or https:// URL, or a list of them (relays sharing one PostgreSQL), got ${describe(options.relay)}`);
     }
     checkName(options.channel, "openStore: 'channel' (needed with 'relay')");
     const t = options.token;

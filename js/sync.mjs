@@ -47,10 +47,11 @@ export class SyncClient {
   constructor(store, options) {
     this.store = store;
     this.m = store._m;
-    const base = options.relay.replace(/\/+$/, '');
-    this.url = `${base.replace(/^http/, 'ws')}/v1/ws?channel=${encodeURIComponent(options.channel)}`;
-    this.httpBase = base.replace(/^ws/, 'http');
+    // several relays serving the same channels (one PostgreSQL): the first, then the next whenever one
+    // cannot be reached (an app spreads its clients by ordering each client's list differently)
+    this.bases = (Array.isArray(options.relay) ? options.relay : [options.relay]).map((u) => u.replace(/\/+$/, ''));
     this.channel = options.channel;
+    this._useRelay(0);
     // 'auto': WebSocket, and the HTTP fallback after two WebSockets in a row failed to open
     this.transport = options.transport ?? 'auto';
     this.useHttp = this.transport === 'http';
@@ -81,7 +82,7 @@ export class SyncClient {
     this.saveTimer = null;
     this.lastSyncAt = null;
     this.rx = Promise.resolve();
-    this.relayId = `${base} ${options.channel}`;
+    this.relayId = `${this.bases.join(' ')} ${options.channel}`;
     try {
       const saved = JSON.parse(store._persistence.readSide(SIDE_FILE) ?? 'null');
       if (saved?.relay === this.relayId && saved.have && typeof saved.have === 'object') this.relayHave = saved.have;
@@ -108,6 +109,13 @@ export class SyncClient {
     this.resendTimer = null;
     this._status(); // pending from the saved vector, before any connection
     this._connectNow();
+  }
+
+  _useRelay(i) {
+    this.relayIndex = i % this.bases.length;
+    const base = this.bases[this.relayIndex];
+    this.url = `${base.replace(/^http/, 'ws')}/v1/ws?channel=${encodeURIComponent(this.channel)}`;
+    this.httpBase = base.replace(/^ws/, 'http');
   }
 
   get connected() {
@@ -268,7 +276,8 @@ export class SyncClient {
       // frames are handled one at a time, in order
       this.rx = this.rx.then(() => (this.ws === ws ? this._receive(bytes) : undefined)).catch((err) => this.store._emit('error', err));
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      ws.closeCode = ev?.code;
       if (this.ws === ws) this._dropped();
     };
     ws.onerror = () => {}; // onclose follows
@@ -277,7 +286,11 @@ export class SyncClient {
   /** The socket is gone (closed, or silent for too long): forget it, retry. */
   _dropped() {
     const offline = globalThis.navigator?.onLine === false; // failing offline says nothing of WebSockets
-    if (this.ws && !this.ws.opened && !offline && !this.useHttp && this.transport === 'auto' && ++this.wsFailures >= 2) {
+    // the next relay, when this one could not be reached, is shutting down (1001) or lost its storage (1013)
+    const gone = this.ws && (!this.ws.opened || this.ws.closeCode === 1001 || this.ws.closeCode === 1013);
+    if (gone && !offline && this.bases.length > 1) this._useRelay(this.relayIndex + 1);
+    const tries = Math.max(2, this.bases.length); // every relay was tried
+    if (this.ws && !this.ws.opened && !offline && !this.useHttp && this.transport === 'auto' && ++this.wsFailures >= tries) {
       this.useHttp = true; // a proxy or network that lets no WebSocket through: HTTP from now on
     }
     clearInterval(this.heartbeat);

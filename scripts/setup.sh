@@ -3,7 +3,9 @@
 # (apt-get update only then), never removes anything (no autoremove: it would drop libc++1-14 & co).
 set -eu
 
-PKGS="emscripten nlohmann-json3-dev doctest-dev cmake clang libclang-rt-14-dev ninja-build zlib1g-dev chromium"
+# postgresql: the server for the tests and benchmarks of relays on PostgreSQL (a throwaway cluster each run;
+# Debian does not start it, and the relay itself never needs it unless given --postgres)
+PKGS="emscripten nlohmann-json3-dev doctest-dev cmake clang libclang-rt-14-dev ninja-build zlib1g-dev chromium postgresql"
 
 installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // syncore-relay: the relay server from the command line. `syncore-relay --help` lists the flags.
+import { redactUrl } from './postgres.mjs';
 import { DEFAULT_LIMITS, createRelay } from './relay.mjs';
 
 const HELP = `syncore-relay: the syncore sync relay (WebSocket /v1/ws?channel=<name>, GET /healthz, GET /metrics)
@@ -7,6 +8,8 @@ const HELP = `syncore-relay: the syncore sync relay (WebSocket /v1/ws?channel=<n
   --port N                 port to listen on (default 8787; 0 = any free port)
   --host H                 address to bind (default 127.0.0.1)
   --data DIR               data directory: one folder per tenant/channel (default ./relay-data)
+  --postgres URL           keep channels in PostgreSQL instead (postgres://user:password@host:5432/db, or
+                           env SYNCORE_POSTGRES): several relays on one database serve the same channels
   --auth-secret S          verify tokens as HS256 JWTs signed with S (or env SYNCORE_AUTH_SECRET)
   --jwks FILE|URL          verify tokens against a JSON Web Key Set
   --insecure-dev           allow connections without a token (tenant "dev", full access): development only
@@ -55,6 +58,7 @@ function parse(argv) {
     else if (flag === '--port') out.port = num(flag, next());
     else if (flag === '--host') out.host = next();
     else if (flag === '--data') out.data = next();
+    else if (flag === '--postgres') out.postgres = next();
     else if (flag === '--auth-secret') out.authSecret = next();
     else if (flag === '--jwks') out.jwks = next();
     else if (flag === '--idle-ms') out.idleMs = num(flag, next());
@@ -75,13 +79,18 @@ if (opts.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-opts.data ??= './relay-data';
+opts.postgres ??= process.env.SYNCORE_POSTGRES || undefined;
+if (opts.postgres !== undefined && opts.data !== undefined) {
+  process.stderr.write('syncore-relay: give --data or --postgres, not both\n');
+  process.exit(2);
+}
+if (opts.postgres === undefined) opts.data ??= './relay-data';
 opts.authSecret ??= process.env.SYNCORE_AUTH_SECRET;
 let relay;
 try {
   relay = createRelay(opts);
   const { host, port } = await relay.start();
-  process.stdout.write(`syncore-relay: listening on ws://${host}:${port}/v1/ws (data ${relay.dataDir})\n`);
+  process.stdout.write(`syncore-relay: listening on ws://${host}:${port}/v1/ws (${relay.dataDir ? `data ${relay.dataDir}` : `PostgreSQL ${redactUrl(opts.postgres)}`})\n`);
 } catch (err) {
   process.stderr.write(`syncore-relay: ${err.message}\n`);
   process.exit(1);

@@ -1,5 +1,6 @@
-// syncore-relay: one replica (a Store on NODEFS) per channel, WebSocket sync (docs/PROTOCOL.md), JWT auth,
-// limits, fan-out, /healthz and /metrics. docs/ARCHITECTURE.md, "the relay is the package itself".
+// syncore-relay: one replica (a Store on NODEFS, or in memory over PostgreSQL) per channel, WebSocket sync
+// (docs/PROTOCOL.md), JWT auth, limits, fan-out, /healthz and /metrics. docs/ARCHITECTURE.md, "the relay is
+// the package itself" and "several relays on one PostgreSQL".
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import { loadCore } from '../core.mjs';
 import { PROTOCOL_VERSION, changeSetInfo, checkClockSkew, decodeFrame, encodeFrame } from '../protocol.mjs';
 import { openStore } from '../store.mjs';
+import { PgStorage, checkPostgresUrl } from './postgres.mjs';
 
 export const DEFAULT_LIMITS = Object.freeze({
   frameBytes: 4 << 20, // one frame (a batch) at most
@@ -20,6 +22,9 @@ export const DEFAULT_LIMITS = Object.freeze({
 const MAX_BATCH_BYTES = 256 << 10; // catch-up batches
 const HEARTBEAT_MS = 15_000;
 const NAME_RE = /^[^\u0000-\u001f/]{1,200}$/;
+// PostgreSQL: a channel's batches are folded into a checkpoint once they add up to more than this, or
+// more than the last checkpoint's size, whichever is larger
+const CHECKPOINT_BYTES = 1 << 20;
 
 class RelayError extends Error {
   constructor(code, message, fatal = false) {
@@ -97,14 +102,22 @@ export function createRelay(options = {}) {
 
 export class Relay {
   constructor(options) {
-    if (typeof options.data !== 'string' || options.data === '') throw new TypeError("createRelay: 'data' (the data directory) is required");
+    if (options.postgres !== undefined) {
+      if (typeof options.postgres !== 'string') throw new TypeError("createRelay: 'postgres' must be a postgres:// URL string");
+      checkPostgresUrl(options.postgres);
+    } else if (typeof options.data !== 'string' || options.data === '') {
+      throw new TypeError("createRelay: give 'data' (the data directory) or 'postgres' (a postgres:// URL)");
+    }
     if (!options.authSecret && !options.jwks && !options.insecureDev) {
       throw new TypeError("createRelay: give 'authSecret' (HS256), 'jwks' (a file or URL), or 'insecureDev: true' for anonymous development use");
     }
     this.options = options;
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 8787;
-    this.dataDir = path.resolve(options.data);
+    this.dataDir = options.postgres === undefined ? path.resolve(options.data) : null;
+    this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
+    this.pg = null;
+    this.byPgId = new Map(); // channel id in PostgreSQL -> Channel
     this.idleMs = options.idleMs ?? 60_000;
     // fsync each batch's journal before its ack: the emscripten file system (NODEFS) has no fsync of its
     // own, so without this an acknowledged batch survives a crash of the process, not of the machine
@@ -130,7 +143,18 @@ export class Relay {
     if (this.options.insecureDev) {
       this.log('WARNING: --insecure-dev: connections without a token get full access to tenant "dev". Never use this in production.');
     }
-    fs.mkdirSync(this.dataDir, { recursive: true });
+    if (this.options.postgres !== undefined) {
+      this.pg = new PgStorage(this.options.postgres, {
+        log: this.log,
+        onNotify: (id, payload) => this._pgNotified(id, payload),
+        onListening: () => {
+          for (const ch of this.byPgId.values()) this._pgPull(ch); // notifications may have been missed
+        },
+      });
+      await this.pg.start(); // throws, naming the database and the cause, when it cannot be used
+    } else {
+      fs.mkdirSync(this.dataDir, { recursive: true });
+    }
     this.server = http.createServer((req, res) => this._http(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.frameBytes + (64 << 10) });
     this.server.on('upgrade', (req, socket, head) => {
@@ -141,13 +165,18 @@ export class Relay {
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => this._connection(ws, url));
     });
-    await new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.port, this.host, () => {
-        this.server.off('error', reject);
-        resolve();
+    try {
+      await new Promise((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.port, this.host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      await this.pg?.close();
+      throw err;
+    }
     this.port = this.server.address().port;
     this.heartbeat = setInterval(() => {
       const cap = this._bucketCap();
@@ -180,6 +209,7 @@ export class Relay {
     while (this.conns.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.conns) c.ws.terminate();
     for (const ch of [...this.channels.values()]) await this._closeChannel(ch);
+    await this.pg?.close();
     this.server.closeAllConnections?.();
     await closed;
   }
@@ -200,7 +230,7 @@ export class Relay {
       return this._enqueue(ch, async () => {
         const before = ch.store.replication.vector();
         const r = await ch.store.collection(collection)[op](...args);
-        this._fsync(ch);
+        await this._persist(ch, () => ch.store.replication.changesSince(before, { maxBatchBytes: MAX_BATCH_BYTES }));
         this._fanOutSince(ch, before, null, [collection]);
         this._maybeEvict(ch);
         return r;
@@ -351,7 +381,7 @@ export class Relay {
     } catch (err) {
       if (!(err instanceof RelayError)) throw err;
       this.metrics.inc('syncore_rejected_frames_total', 1, err.code);
-      res.writeHead(err.code === 'limit-subscribers' ? 503 : err.code === 'bad-channel' ? 400 : 401, { 'content-type': 'application/json' });
+      res.writeHead(err.code === 'limit-subscribers' || err.code === 'unavailable' ? 503 : err.code === 'bad-channel' ? 400 : 401, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ code: err.code, message: err.message }));
       return;
     }
@@ -407,11 +437,15 @@ export class Relay {
     }
     ch = { key, tenant, name, subs: new Set(), store: null, queue: Promise.resolve(), idle: null, batch: 0 };
     ch.ready = (async () => {
-      const dir = path.join(this.dataDir, safeSegment(tenant), safeSegment(name));
-      fs.mkdirSync(dir, { recursive: true });
-      ch.dir = dir;
-      ch.store = await openStore({ name: key, directory: dir });
-      if (ch.store.openReport?.damaged) this.log(`channel ${key}: stored data was damaged and cut back: ${ch.store.openReport.message}`);
+      if (this.pg) {
+        await this._pgOpen(ch);
+      } else {
+        const dir = path.join(this.dataDir, safeSegment(tenant), safeSegment(name));
+        fs.mkdirSync(dir, { recursive: true });
+        ch.dir = dir;
+        ch.store = await openStore({ name: key, directory: dir });
+        if (ch.store.openReport?.damaged) this.log(`channel ${key}: stored data was damaged and cut back: ${ch.store.openReport.message}`);
+      }
       ch.store.on('error', (err) => this.log(`channel ${key}: ${err.message}`));
       return ch;
     })();
@@ -422,6 +456,152 @@ export class Relay {
       this.channels.delete(key);
       throw err;
     }
+  }
+
+  /** Makes what was just applied to the channel durable before its ack: the journal fsynced (data
+   *  directory), or the change set `batches()` returns appended to the channel's batches (PostgreSQL). */
+  async _persist(ch, batches) {
+    if (!this.pg) return this._fsync(ch);
+    const list = batches();
+    if (!list.length) return;
+    let seqs;
+    try {
+      seqs = await this.pg.append(ch.pgId, list);
+    } catch (err) {
+      this._pgBroken(ch, err);
+      throw new RelayError('unavailable', `the relay cannot store changes now (PostgreSQL: ${err.message}); nothing was acknowledged: send them again later`, true);
+    }
+    let gap = false;
+    for (const seq of seqs) {
+      if (seq === ch.pgSeq + 1) ch.pgSeq = seq;
+      else gap = true; // another relay's batch came first: read it (and ours again, harmlessly)
+    }
+    if (gap) this._pgPull(ch);
+    ch.pgBytes += list.reduce((n, b) => n + b.length, 0);
+    if (ch.pgBytes > Math.max(this.checkpointBytes, ch.stateBytes)) this._pgCheckpoint(ch);
+  }
+
+  // ----------------------------------------------------------------------------------- PostgreSQL
+  // A channel is a Store in memory, loaded from its checkpoint and batches; each batch a client sends is
+  // applied to it, appended to the batches, and acknowledged once committed; other relays hear of it
+  // through NOTIFY and read it. ch.pgSeq: every batch up to it is applied here.
+
+  async _pgOpen(ch) {
+    ch.store = await openStore({ name: ch.key, storage: 'memory' });
+    ch.pgSeq = 0;
+    ch.pgBytes = 0;
+    ch.stateBytes = 0;
+    try {
+      let r = await this.pg.open(ch.tenant, ch.name);
+      ch.pgId = r.id;
+      this._pgAbsorb(ch, r, false);
+      while (r.more) {
+        r = await this.pg.read(ch.pgId, ch.pgSeq);
+        this._pgAbsorb(ch, r, false);
+      }
+    } catch (err) {
+      await ch.store.close().catch(() => {});
+      if (ch.pgId) await this.pg.forget(ch.pgId);
+      this.metrics.inc('syncore_postgres_errors_total');
+      throw new RelayError('unavailable', `channel '${ch.name}' cannot be loaded now (PostgreSQL: ${err.message}); try again later`, true);
+    }
+    this.byPgId.set(ch.pgId, ch);
+  }
+
+  /** Applies what a read() returned, in order; fans out what was new here when `fanOut`. */
+  _pgAbsorb(ch, r, fanOut) {
+    const schema = ch.store._core.call('schemaVersion');
+    if (r.schema > schema) ch.store._write(() => ch.store._core.call('setSchemaVersion', r.schema));
+    const one = (data, seq) => {
+      const before = fanOut && ch.subs.size ? ch.store.replication.vector() : null;
+      const res = JSON.parse(ch.store._core.call('apply', data)); // a batch that was valid once is valid here
+      ch.pgSeq = seq;
+      this.metrics.inc('syncore_postgres_batches_read_total');
+      if (before && (res.raised.length || res.rowsApplied)) {
+        const collections = Object.keys(changeSetInfo(this.m, data).collections);
+        this._fanOutSince(ch, before, null, collections, r.checkpoint?.data === data ? null : data);
+      }
+    };
+    if (r.checkpoint) {
+      one(r.checkpoint.data, r.checkpoint.seq);
+      ch.stateBytes = r.checkpoint.data.length;
+      ch.pgBytes = 0;
+    }
+    for (const b of r.batches) {
+      if (b.seq <= ch.pgSeq) continue;
+      one(b.data, b.seq);
+      ch.pgBytes += b.data.length;
+    }
+  }
+
+  /** Reads and applies what other relays committed to the channel (coalesced: one pull at a time). */
+  _pgPull(ch) {
+    if (ch.pulling) {
+      ch.pullAgain = true;
+      return;
+    }
+    ch.pulling = this._enqueue(ch, async () => {
+      do {
+        ch.pullAgain = false;
+        let r;
+        do {
+          if (ch.broken || ch.store._closed) return;
+          r = await this.pg.read(ch.pgId, ch.pgSeq);
+          this._pgAbsorb(ch, r, true);
+        } while (r.more);
+      } while (ch.pullAgain);
+    }).catch((err) => {
+      // PostgreSQL is away: the listener's reconnection pulls every channel again
+      this.metrics.inc('syncore_postgres_errors_total');
+      this.log(`channel ${ch.key}: cannot read from PostgreSQL: ${err.message}`);
+    }).finally(() => {
+      ch.pulling = null;
+    });
+  }
+
+  _pgNotified(id, payload) {
+    const ch = this.byPgId.get(id);
+    if (!ch || ch.broken) return;
+    if (payload === 'checkpoint') {
+      ch.pgBytes = 0; // another relay folded the batches: no need to do it here too soon
+      return;
+    }
+    if (/^\d+$/.test(payload) && Number(payload) <= ch.pgSeq) return; // this relay's own batch
+    this._pgPull(ch);
+  }
+
+  /** Folds the channel's batches into a new checkpoint (after what is queued on the channel). */
+  _pgCheckpoint(ch) {
+    if (ch.checkpointing) return;
+    ch.checkpointing = true;
+    this._enqueue(ch, async () => {
+      const seq = ch.pgSeq; // the state holds at least every batch up to seq (maybe more: harmless)
+      const state = ch.store.replication.encodeState();
+      await this.pg.checkpoint(ch.pgId, seq, state);
+      ch.stateBytes = state.length;
+      ch.pgBytes = 0;
+    }).catch((err) => {
+      this.metrics.inc('syncore_postgres_errors_total');
+      this.log(`channel ${ch.key}: checkpoint failed (it is tried again later): ${err.message}`);
+    }).finally(() => {
+      ch.checkpointing = false;
+    });
+  }
+
+  /** A write to PostgreSQL failed after its batch was applied here: this replica holds what the database
+   *  may not, so it is dropped, and its clients reconnect (to a replica loaded from the database). */
+  _pgBroken(ch, err) {
+    this.metrics.inc('syncore_postgres_errors_total');
+    this.log(`channel ${ch.key}: PostgreSQL write failed (${err.message}); the channel is reloaded on the next connection`);
+    ch.broken = true;
+    if (this.channels.get(ch.key) === ch) this.channels.delete(ch.key);
+    this.byPgId.delete(ch.pgId);
+    for (const sub of ch.subs) {
+      // after the error frame the sender is about to get
+      setTimeout(() => sub.ws.readyState === 1 && sub.ws.close(1013, 'storage unavailable'), 0);
+    }
+    ch.subs.clear();
+    ch.queue.then(() => this._closeChannel(ch)).catch(() => {});
   }
 
   /** Flushes the channel's newest journal segment (and, when it is new, the directory) to the disk. */
@@ -457,10 +637,14 @@ export class Relay {
   }
 
   async _closeChannel(ch) {
-    this.channels.delete(ch.key);
+    if (this.channels.get(ch.key) === ch) this.channels.delete(ch.key);
     clearTimeout(ch.idle);
     await ch.queue.catch(() => {});
-    await ch.store?.close();
+    if (ch.pgId && this.byPgId.get(ch.pgId) === ch) {
+      this.byPgId.delete(ch.pgId);
+      await this.pg.forget(ch.pgId);
+    }
+    if (!ch.store?._closed) await ch.store?.close();
   }
 
   /** Runs fn after everything queued on the channel: batches apply in arrival order, one at a time. */
@@ -508,7 +692,7 @@ export class Relay {
   _refuse(conn, err, batch = 0) {
     this.metrics.inc('syncore_rejected_frames_total', 1, err.code);
     this._send(conn, { t: 'error', code: err.code, message: err.message, fatal: err.fatal, batch });
-    if (err.fatal) conn.ws.close(err.code === 'protocol' ? 1002 : 1008, err.code);
+    if (err.fatal) conn.ws.close(err.code === 'protocol' ? 1002 : err.code === 'unavailable' ? 1013 : 1008, err.code);
   }
 
   async _frame(conn, bytes) {
@@ -604,8 +788,15 @@ export class Relay {
     const role = conn.role;
     await this._enqueue(ch, async () => {
       const schema = ch.store._core.call('schemaVersion');
-      if (msg.schema > schema && role !== 'viewer') ch.store._write(() => ch.store._core.call('setSchemaVersion', msg.schema));
-      else if (msg.schema < schema) {
+      if (msg.schema > schema && role !== 'viewer') {
+        ch.store._write(() => ch.store._core.call('setSchemaVersion', msg.schema));
+        if (this.pg) {
+          await this.pg.raiseSchema(ch.pgId, msg.schema).catch((err) => {
+            this._pgBroken(ch, err);
+            throw new RelayError('unavailable', `the relay cannot store the channel's schema version now (PostgreSQL: ${err.message}); try again later`, true);
+          });
+        }
+      } else if (msg.schema < schema) {
         conn.readOnly = true;
         this._refuse(conn, new RelayError('outdated', `channel '${conn.channelName}' holds schema version ${schema}, this client ${msg.schema}: it is read-only until the app upgrades`));
       }
@@ -684,13 +875,17 @@ export class Relay {
       throw new RelayError('clock-skew', `batch ${msg.batch}: ${err.message} (the relay allows ${this.limits.clockSkewMs} ms); check the device clock`);
     }
     await this._enqueue(ch, async () => {
+      if (ch.broken) throw new RelayError('unavailable', 'the channel is being reloaded; nothing was acknowledged: send again later', true);
       const before = ch.store.replication.vector();
+      let r;
       try {
-        await ch.store.replication.apply(msg.data); // journaled (NODEFS, write-through) when it returns
-        this._fsync(ch); // and on the disk, not only in the OS's cache, before the ack
+        r = await ch.store.replication.apply(msg.data); // journaled (NODEFS, write-through) when it returns
       } catch (err) {
         throw new RelayError('bad-changes', `batch ${msg.batch} was refused: ${err.message}; nothing was applied`);
       }
+      // on the disk, not only in the OS's cache (fsync), or committed to PostgreSQL, before the ack; a
+      // batch that brought nothing new is already wherever the rest is
+      await this._persist(ch, () => (r.raised.length || r.rowsApplied ? [msg.data] : []));
       this.metrics.inc('syncore_changes_in_total', info.rows);
       this._send(conn, { t: 'ack', batch: msg.batch });
       this._fanOutSince(ch, before, conn, Object.keys(info.collections), msg.data);
