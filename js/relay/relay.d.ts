@@ -15,8 +15,14 @@ export interface RelayLimits {
 export const DEFAULT_LIMITS: Readonly<RelayLimits>;
 
 export interface RelayOptions {
-  /** Data directory: one folder per tenant and channel. */
-  data: string;
+  /** Data directory: one folder per tenant and channel. Give this or `postgres`. */
+  data?: string;
+  /** Keep channels in PostgreSQL instead (postgres://user:password@host:5432/db): several relays on one
+   *  database serve the same channels. The tables are created or migrated at start(). */
+  postgres?: string;
+  /** PostgreSQL: fold a channel's batches into a checkpoint once they pass this many bytes or the last
+   *  checkpoint's size, whichever is larger (default 1 MiB). */
+  checkpointBytes?: number;
   port?: number;
   host?: string;
   /** Verify tokens as HS256 JWTs signed with this secret. */
@@ -46,7 +52,8 @@ export interface ServerCollection {
 export declare class Relay {
   readonly port: number;
   readonly host: string;
-  readonly dataDir: string;
+  /** null with `postgres`. */
+  readonly dataDir: string | null;
   start(): Promise<{ port: number; host: string }>;
   /** Stops accepting, finishes in-flight batches, closes every socket with 1001. */
   stop(): Promise<void>;
