@@ -47,7 +47,7 @@ const tail = (text, n = 20) => text.trimEnd().split('\n').slice(-n).join('\n');
 /** uid and gid of the `postgres` user, from /etc/passwd. */
 function postgresUser() {
   const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new Error('running as root, but there is no `postgres` user to run initdb / pg_ctl as (install Debian\'s postgresql package)');
+  if (!line) throw new Error('running as root, but there is no `postgres` user to run initdb / pg_ctl as (install Debian\'s postgresql)');
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }
@@ -247,9 +247,11 @@ export async function startPostgres({ log = false } = {}) {
     // After kill(): the lock files (postmaster.pid, the socket's .s.PGSQL.<port>.lock) are stale. Postgres would take them
     // for a running postmaster while its pid is still a zombie (PID 1 may be slow to reap) or was reused: drop them, and
     // the old shared memory segment.
-    removeStaleSharedMemory(dir);
-    for (const f of fs.readdirSync(dir)) {
-      if (f === 'postmaster.pid' || /^\.s\.PGSQL\.\d+(\.lock)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+    if (clusterProcesses(dir).length === 0) {
+      removeStaleSharedMemory(dir);
+      for (const f of fs.readdirSync(dir)) {
+        if (f === 'postmaster.pid' || /^\.s\.PGSQL\.\d+(\.lock)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+      }
     }
     // The data dir is also the unix socket dir; pg_ctl puts -o into a /bin/sh command line, hence the quoting.
     const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${shQuote(dir)} -c fsync=on -c max_connections=200`;
