@@ -22,6 +22,7 @@ const HELP = `syncore-relay: the syncore sync relay (WebSocket /v1/ws?channel=<n
   --limit-subscribers N    per channel (default ${DEFAULT_LIMITS.subscribersPerChannel})
   --limit-document-bytes N the fields of one document in a batch, as JSON (default ${DEFAULT_LIMITS.documentBytes})
   --limit-clock-skew-ms N  refuse changes stamped further ahead than this (default ${DEFAULT_LIMITS.clockSkewMs})
+  --limit-presence-bytes N one member's presence state, as JSON (default ${DEFAULT_LIMITS.presenceBytes})
   --help                   this text
 
 Tokens carry the claims sub, tenant and channels: {"<channel or prefix*>": "owner" | "editor" | "viewer"}.
@@ -42,6 +43,7 @@ function parse(argv) {
     '--limit-subscribers': 'subscribersPerChannel',
     '--limit-document-bytes': 'documentBytes',
     '--limit-clock-skew-ms': 'clockSkewMs',
+    '--limit-presence-bytes': 'presenceBytes',
   };
   for (let i = 0; i < argv.length; i++) {
     let flag = argv[i];

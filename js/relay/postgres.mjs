@@ -277,6 +277,11 @@ export class PgStorage {
     });
   }
 
+  /** A notification on the channel (presence between relays); payloads are at most 8000 bytes. */
+  async notify(id, payload) {
+    await this.pool.query("SELECT pg_notify('syncore_' || $1::text, $2)", [id, payload]);
+  }
+
   /** Raises the channel's schema version (never lowers it) and tells the other relays. */
   async raiseSchema(id, version) {
     await this.pool.query(

@@ -11,6 +11,8 @@ export interface RelayLimits {
   documentBytes: number;
   /** Rows stamped further ahead of the relay's clock are refused. */
   clockSkewMs: number;
+  /** One member's presence state, measured as JSON. */
+  presenceBytes: number;
 }
 export const DEFAULT_LIMITS: Readonly<RelayLimits>;
 
@@ -23,6 +25,9 @@ export interface RelayOptions {
   /** PostgreSQL: fold a channel's batches into a checkpoint once they pass this many bytes or the last
    *  checkpoint's size, whichever is larger (default 1 MiB). */
   checkpointBytes?: number;
+  /** PostgreSQL: how often each relay announces its members' presence to the other relays (ms, default
+   *  15000); a member not heard of for three periods is gone. */
+  presenceRefreshMs?: number;
   port?: number;
   host?: string;
   /** Verify tokens as HS256 JWTs signed with this secret. */

@@ -1,6 +1,7 @@
 // syncore-relay: one replica (a Store on NODEFS, or in memory over PostgreSQL) per channel, WebSocket sync
 // (docs/PROTOCOL.md), JWT auth, limits, fan-out, /healthz and /metrics. docs/ARCHITECTURE.md, "the relay is
 // the package itself" and "several relays on one PostgreSQL".
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -18,6 +19,7 @@ export const DEFAULT_LIMITS = Object.freeze({
   subscribersPerChannel: 1_000,
   documentBytes: 1 << 20, // the fields of one document a batch carries, measured as JSON (the store's default)
   clockSkewMs: 5 * 60_000, // rows stamped further ahead of the relay's clock are refused
+  presenceBytes: 4096, // one member's presence state, as JSON (relays on PostgreSQL share it by NOTIFY)
 });
 const MAX_BATCH_BYTES = 256 << 10; // catch-up batches
 const HEARTBEAT_MS = 15_000;
@@ -56,8 +58,9 @@ export function roleFor(grants, channel) {
 }
 
 class Metrics {
-  constructor() {
+  constructor(postgres) {
     this.counters = new Map();
+    this.postgres = postgres;
   }
 
   inc(name, n = 1, label = '') {
@@ -76,6 +79,11 @@ class Metrics {
       syncore_bytes_out_total: ['counter', 'bytes of frames sent'],
       syncore_rejected_frames_total: ['counter', 'frames refused, by reason'],
     };
+    if (this.postgres) {
+      help.syncore_postgres_batches_written_total = ['counter', 'batches committed to PostgreSQL by this relay'];
+      help.syncore_postgres_batches_read_total = ['counter', 'batches (and checkpoints) read from PostgreSQL and applied'];
+      help.syncore_postgres_errors_total = ['counter', 'PostgreSQL reads and writes that failed'];
+    }
     const all = new Map([...Object.entries(gauges), ...this.counters]);
     for (const [name, [type, text]] of Object.entries(help)) {
       lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
@@ -118,6 +126,8 @@ export class Relay {
     this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
     this.pg = null;
     this.byPgId = new Map(); // channel id in PostgreSQL -> Channel
+    this.instance = crypto.randomBytes(8).toString('hex'); // tells this relay's presence notices from others'
+    this.presenceRefreshMs = options.presenceRefreshMs ?? HEARTBEAT_MS;
     this.idleMs = options.idleMs ?? 60_000;
     // fsync each batch's journal before its ack: the emscripten file system (NODEFS) has no fsync of its
     // own, so without this an acknowledged batch survives a crash of the process, not of the machine
@@ -127,7 +137,7 @@ export class Relay {
     this.channels = new Map(); // key -> Channel
     this.httpRates = new Map(); // '<channel key> <site>' -> the rate bucket of an HTTP fallback client
     this.conns = new Set();
-    this.metrics = new Metrics();
+    this.metrics = new Metrics(options.postgres !== undefined);
     this.stopping = false;
     this.m = null;
     this.keys = null;
@@ -194,6 +204,11 @@ export class Relay {
       }
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
+    if (this.pg) {
+      // members on other relays: announced again each period, forgotten after three without a word
+      this.presenceTimer = setInterval(() => this._pgPresenceRefresh(), this.presenceRefreshMs);
+      this.presenceTimer.unref();
+    }
     return { port: this.port, host: this.host };
   }
 
@@ -202,6 +217,7 @@ export class Relay {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.heartbeat);
+    clearInterval(this.presenceTimer);
     const closed = new Promise((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.channels.values()].map((ch) => ch.queue.catch(() => {})));
     for (const c of this.conns) c.ws.close(1001, 'relay shutting down');
@@ -471,6 +487,7 @@ export class Relay {
       this._pgBroken(ch, err);
       throw new RelayError('unavailable', `the relay cannot store changes now (PostgreSQL: ${err.message}); nothing was acknowledged: send them again later`, true);
     }
+    this.metrics.inc('syncore_postgres_batches_written_total', seqs.length);
     let gap = false;
     for (const seq of seqs) {
       if (seq === ch.pgSeq + 1) ch.pgSeq = seq;
@@ -506,6 +523,7 @@ export class Relay {
       throw new RelayError('unavailable', `channel '${ch.name}' cannot be loaded now (PostgreSQL: ${err.message}); try again later`, true);
     }
     this.byPgId.set(ch.pgId, ch);
+    this.pg.notify(ch.pgId, `who:${this.instance}`).catch(() => {}); // members on other relays, at once
   }
 
   /** Applies what a read() returned, in order; fans out what was new here when `fanOut`. */
@@ -562,12 +580,69 @@ export class Relay {
   _pgNotified(id, payload) {
     const ch = this.byPgId.get(id);
     if (!ch || ch.broken) return;
+    if (payload.startsWith('p:')) return this._pgPresenceIn(ch, payload.slice(2));
+    if (payload.startsWith('who:')) {
+      if (payload.slice(4) !== this.instance) this._pgPresenceRefresh(ch); // a relay just loaded the channel
+      return;
+    }
     if (payload === 'checkpoint') {
       ch.pgBytes = 0; // another relay folded the batches: no need to do it here too soon
       return;
     }
     if (/^\d+$/.test(payload) && Number(payload) <= ch.pgSeq) return; // this relay's own batch
     this._pgPull(ch);
+  }
+
+  // Presence between relays: NOTIFY syncore_<id> 'p:{"r": relay, "s": site, "st": state}' (state null: left),
+  // each relay's members announced again every presenceRefreshMs, and 'who:<relay>' when a relay loads
+  // the channel (the others announce theirs at once). A member not heard of for three periods is gone.
+
+  _pgPresenceOut(ch, site, state) {
+    const payload = `p:${JSON.stringify({ r: this.instance, s: site, st: state ?? null })}`;
+    this.pg.notify(ch.pgId, payload).catch((err) => this.log(`channel ${ch.key}: presence not shared with other relays: ${err.message}`));
+  }
+
+  _pgPresenceIn(ch, text) {
+    let p;
+    try {
+      p = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (p.r === this.instance || typeof p.s !== 'string') return;
+    ch.remotePresence ??= new Map();
+    const had = ch.remotePresence.get(p.s);
+    if (p.st === null) {
+      if (!had) return;
+      ch.remotePresence.delete(p.s);
+      if (this._localPresence(ch, p.s)) return; // the member moved to this relay
+    } else {
+      ch.remotePresence.set(p.s, { state: p.st, relay: p.r, at: Date.now() });
+      if (had && JSON.stringify(had.state) === JSON.stringify(p.st)) return; // a refresh
+    }
+    for (const sub of ch.subs) this._send(sub, { t: 'presence', site: p.s, state: p.st });
+  }
+
+  _localPresence(ch, site) {
+    for (const sub of ch.subs) if (sub.site === site && sub.presence !== undefined && sub.presence !== null) return true;
+    return false;
+  }
+
+  /** Announces this relay's members again (every channel, or one), and forgets silent remote ones. */
+  _pgPresenceRefresh(only = null) {
+    const stale = Date.now() - 3 * this.presenceRefreshMs;
+    for (const ch of only ? [only] : this.byPgId.values()) {
+      for (const sub of ch.subs) {
+        if (sub.presence !== undefined && sub.presence !== null) this._pgPresenceOut(ch, sub.site, sub.presence);
+      }
+      if (only) continue;
+      for (const [site, p] of ch.remotePresence ?? []) {
+        if (p.at >= stale) continue;
+        ch.remotePresence.delete(site);
+        if (this._localPresence(ch, site)) continue;
+        for (const sub of ch.subs) this._send(sub, { t: 'presence', site, state: null });
+      }
+    }
   }
 
   /** Folds the channel's batches into a new checkpoint (after what is queued on the channel). */
@@ -808,6 +883,7 @@ export class Relay {
           this._send(conn, { t: 'presence', site: other.site, state: other.presence });
         }
       }
+      for (const [site, p] of ch.remotePresence ?? []) this._send(conn, { t: 'presence', site, state: p.state });
     });
   }
 
@@ -815,6 +891,10 @@ export class Relay {
   _presence(conn, msg) {
     if (this._refill(conn) < 1) {
       throw new RelayError('limit-rate', `more than ${this.limits.changesPerSecond} changes per second on this connection; presence dropped`);
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(msg.state ?? null));
+    if (bytes > this.limits.presenceBytes) {
+      throw new RelayError('limit-presence-bytes', `a presence state of ${bytes} bytes (as JSON) is over the limit of ${this.limits.presenceBytes}; it was not shared`);
     }
     conn.rate.bucket -= 1;
     conn.presence = msg.state;
@@ -825,6 +905,7 @@ export class Relay {
     for (const sub of conn.channel.subs) {
       if (sub !== conn) this._send(sub, { t: 'presence', site: conn.site, state });
     }
+    if (this.pg && !conn.channel.broken) this._pgPresenceOut(conn.channel, conn.site, state);
   }
 
   /** A token bucket: refills at changesPerSecond and holds at most max(changesPerSecond,

@@ -182,6 +182,48 @@ describe('relays on PostgreSQL', () => {
     // a server-side write on B reaches the client of A
     await B.channel('board', { tenant: 'acme' }).collection('cards').update('c1', { done: true });
     await until(() => a.collection('cards').get('c1')?.done === true, 'server-side write on B -> client on A');
+    const metrics = async (r) => (await (await fetch(`${r.url.replace('ws', 'http')}/metrics`)).text());
+    assert.match(await metrics(A), /^syncore_postgres_batches_written_total [1-9]\d*$/m);
+    assert.match(await metrics(A), /^syncore_postgres_batches_read_total [1-9]\d*$/m, 'A read what B committed');
+    assert.match(await metrics(B), /^syncore_postgres_errors_total 0$/m);
+  });
+
+  test('presence crosses relays: members on A and B see each other, joiners see both, leavers go', async () => {
+    const db = await freshDb();
+    const A = await relayOn(db, { presenceRefreshMs: 200 });
+    const B = await relayOn(db, { presenceRefreshMs: 200 });
+    const a = await client('pr-a', A.url);
+    const b = await client('pr-b', B.url);
+    await Promise.all([a.sync(), b.sync()]);
+    a.presence.set({ name: 'Ada' });
+    b.presence.set({ name: 'Bo' });
+    await until(() => b.presence.list().some((p) => p.state?.name === 'Ada'), 'b (on B) sees Ada (on A)');
+    await until(() => a.presence.list().some((p) => p.state?.name === 'Bo'), 'a (on A) sees Bo (on B)');
+    // a third member on a third relay that loads the channel now sees both at once
+    const C = await relayOn(db, { presenceRefreshMs: 200 });
+    const c = await client('pr-c', C.url);
+    await c.sync();
+    await until(() => c.presence.list().length === 2, 'c (on C) sees Ada and Bo');
+    // a member leaving is gone everywhere
+    await a.close();
+    await until(() => !b.presence.list().some((p) => p.state?.name === 'Ada'), 'Ada left (seen on B)');
+    await until(() => !c.presence.list().some((p) => p.state?.name === 'Ada'), 'Ada left (seen on C)');
+    // a relay that dies says nothing more: its members are forgotten after three silent periods. Its last
+    // announcement is made here by hand, as a relay that is then killed leaves it.
+    const [{ id }] = await query(db, "SELECT id::text FROM syncore_channels WHERE name = 'board'");
+    const ghost = JSON.stringify({ r: 'a-relay-that-died', s: 'ffffffffffffffffffffffffffffffff', st: { name: 'Ghost' } });
+    await query(db, 'SELECT pg_notify($1, $2)', [`syncore_${id}`, `p:${ghost}`]);
+    await until(() => b.presence.list().some((p) => p.state?.name === 'Ghost'), 'b sees the ghost');
+    await until(() => !b.presence.list().some((p) => p.state?.name === 'Ghost'), 'the ghost is forgotten', 5000);
+    c.presence.set({ name: 'Cy' });
+    await until(() => b.presence.list().some((p) => p.state?.name === 'Cy'), 'b sees Cy (on C)');
+    await sleep(800); // four periods: members whose relays are alive are announced again, and kept
+    assert.ok(b.presence.list().some((p) => p.state?.name === 'Cy'), 'a live member on another relay is kept');
+    assert.ok(c.presence.list().some((p) => p.state?.name === 'Bo'), 'a live member on another relay is kept');
+    b.presence.set({ name: 'B'.repeat(5000) });
+    const err = await new Promise((resolve) => b.on('error', (e) => e.relayCode === 'limit-presence-bytes' && resolve(e)));
+    assert.match(err.message, /presence state of \d+ bytes \(as JSON\) is over the limit of 4096/);
+    assert.ok(c.presence.list().some((p) => p.state?.name === 'Bo'), 'the refused state was not shared');
   });
 
   test('seeded random writes from clients on three relays converge to equal hashes', async () => {
