@@ -523,6 +523,8 @@ export class Relay {
       throw new RelayError('unavailable', `channel '${ch.name}' cannot be loaded now (PostgreSQL: ${err.message}); try again later`, true);
     }
     this.byPgId.set(ch.pgId, ch);
+    // a notification between the read and now found no channel: read once more (usually nothing)
+    this._pgPull(ch);
     this.pg.notify(ch.pgId, `who:${this.instance}`).catch(() => {}); // members on other relays, at once
   }
 
