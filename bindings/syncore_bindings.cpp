@@ -288,6 +288,16 @@ class CoreStore {
     val syncVector() const {
         return guard([&] { return jsonOut(syncVectorOut(m_store->syncVector())); });
     }
+    /** {collection: seq} of this replica's own site: what a local commit raised, without carrying every
+     *  site's entry across the boundary (the sync client keeps a mirror of the vector). */
+    val ownVector() const {
+        return guard([&] {
+            Value out = Value::object();
+            for (const auto &[c, seq] : m_store->ownVector())
+                out[c] = seq;
+            return jsonOut(out);
+        });
+    }
     /** Batches (an array of Uint8Array) of everything this replica holds that `have` lacks. */
     val changesSince(const std::string &haveJson, const std::string &collectionsJson, double maxBatchBytes) const {
         return guard([&] {
@@ -683,6 +693,7 @@ EMSCRIPTEN_BINDINGS(syncore) {
         .function("count", &CoreStore::count)
         .function("collections", &CoreStore::collections)
         .function("syncVector", &CoreStore::syncVector)
+        .function("ownVector", &CoreStore::ownVector)
         .function("changesSince", &CoreStore::changesSince)
         .function("apply", &CoreStore::apply)
         .function("encodeState", &CoreStore::encodeState)

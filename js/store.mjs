@@ -461,7 +461,7 @@ export class Store {
       if (changed.length) this._changed(changed, source);
     }
     this._tabs?.broadcast(r.changes);
-    this._sync?.local(r.changes);
+    this._sync?.local(r.changes, true);
     return r;
   }
 
@@ -471,7 +471,7 @@ export class Store {
     if (changes.length) {
       if (this._wanted()) this._changed([[collection, id]], 'local');
       this._tabs?.broadcast(changes);
-      this._sync?.local(changes);
+      this._sync?.local(changes, true);
     }
     return changes;
   }
@@ -488,6 +488,7 @@ export class Store {
     if (r.rowsApplied || r.changed.length || r.newConflicts.length || r.clearedConflicts.length) {
       this._persistence.written();
     }
+    if (r.raised.length) this._sync?.mirror(r.raised);
     if (source === 'relay' && r.raised.length) this._sync?.absorbed(r.raised); // the relay has these
     if (source === 'remote' || source === 'relay') this._tabs?.broadcast(bytes); // the relay's batches reach every tab
     if (source === 'tab') this._sync?.local(bytes); // a follower tab's writes go to the relay through the leader

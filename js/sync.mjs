@@ -33,6 +33,12 @@ function vectorGap(mine, theirs, collections) {
   return n;
 }
 
+function copyVector(v) {
+  const out = {};
+  for (const c in v) out[c] = { ...v[c] };
+  return out;
+}
+
 /** into[c][site] = max(into[c][site], seq). */
 function raiseOne(into, c, site, seq) {
   const t = (into[c] ??= {});
@@ -62,6 +68,7 @@ export class SyncClient {
     this.ws = null;
     this.live = false; // the catch-up (end) has arrived on this connection
     this.relayHave = null; // the relay's vector as far as we know it
+    this.mine = null; // the store's vector, mirrored (_mine())
     this.batch = 0;
     // batch -> {gen, vector}: vector (ours when the batch was sent) only on the last batch of a group;
     // its ack raises relayHave to it unless a refusal came since (gen moved on)
@@ -123,7 +130,31 @@ export class SyncClient {
   }
 
   pending() {
-    return vectorGap(this.store.replication.vector(), this.relayHave, this.collections);
+    return vectorGap(this._mine(), this.relayHave, this.collections);
+  }
+
+  /** The store's vector, mirrored here: read whole once (JSON across the binding costs O(sites): 1.8 ms
+   *  at 500 sites), then raised by what applies and local commits report. */
+  _mine() {
+    this.mine ??= this.store.replication.vector();
+    return this.mine;
+  }
+
+  /** An apply raised these [collection, site, seq] entries of the store's vector. */
+  mirror(raised) {
+    if (!this.mine) return;
+    for (const [c, site, seq] of raised) raiseOne(this.mine, c, site, seq);
+  }
+
+  /** A local commit raised this replica's own entries: returns them as a vector ({collection: {me: seq}}). */
+  _mirrorOwn() {
+    const me = this.store.siteId;
+    const own = {};
+    for (const [c, seq] of Object.entries(this.store._core.json('ownVector'))) {
+      own[c] = { [me]: seq };
+      if (this.mine) raiseOne(this.mine, c, me, seq);
+    }
+    return own;
   }
 
   /** Resolves when the relay has sent what we lacked and acknowledged everything we had. */
@@ -206,9 +237,11 @@ export class SyncClient {
     this._haveChanged();
   }
 
-  /** A local commit (or another tab's): sent at once when the connection is live; else at the next resume. */
-  local(bytes) {
-    if (this.live && this.connected && !this.blocked && bytes.length) this._sendGroup([bytes]);
+  /** A local commit (own: this replica's; else another tab's, already mirrored by its apply): sent at once
+   *  when the connection is live; else at the next resume. */
+  local(bytes, own = false) {
+    const mine = own ? this._mirrorOwn() : undefined; // a local commit holds this replica's rows only
+    if (this.live && this.connected && !this.blocked && bytes.length) this._sendGroup([bytes], mine);
     this._statusSoon();
   }
 
@@ -232,7 +265,7 @@ export class SyncClient {
     let ws;
     const makeHello = () => encodeFrame(this.m, {
       t: 'hello', v: PROTOCOL_VERSION, site: this.store.siteId, schema: this.store._options.schemaVersion ?? 0,
-      have: this.store.replication.vector(), collections: this.collections, token,
+      have: (this.mine = this.store.replication.vector()), collections: this.collections, token,
     });
     try {
       if (this.useHttp) {
@@ -333,9 +366,8 @@ export class SyncClient {
 
   /** Sends batches that together bring the relay up to our current vector (from relayHave). Only the
    *  last one's ack proves that: acks come in order, and a refusal in between moves `gen` on. */
-  _sendGroup(batches) {
+  _sendGroup(batches, vector = copyVector(this._mine())) {
     if (!batches.length) return;
-    const vector = this.store.replication.vector();
     batches.forEach((data, i) => {
       const k = ++this.batch;
       this.inflight.set(k, { gen: this.gen, vector: i === batches.length - 1 ? vector : null });

@@ -245,3 +245,25 @@ TEST_CASE("sync: apply reports the vector entries it raised, and only those") {
     CHECK(c->apply(tail[0]).raised.empty());
     CHECK(c->get("t", "y").has_value());
 }
+
+TEST_CASE("sync: ownVector is this replica's own entry of each collection's vector") {
+    test::ManualClock clock;
+    auto a = test::replica(1, clock);
+    auto b = test::replica(2, clock);
+    CHECK(a->ownVector().empty());
+    a->put("t", {{"id", "d1"}, {"v", 1}});
+    b->put("u", {{"id", "e1"}, {"v", 1}});
+    for (const auto &batch : b->changesSince({}))
+        a->apply(batch); // another site's entries are not a's own
+    a->put("t", {{"id", "d2"}, {"v", 2}});
+    a->put("w", {{"id", "f1"}, {"v", 3}});
+    auto own = a->ownVector();
+    CHECK(own.size() == 2);
+    for (const auto &[coll, vv] : a->syncVector()) {
+        auto mine = vv.find(a->siteId());
+        if (mine == vv.end())
+            CHECK(own.count(coll) == 0);
+        else
+            CHECK(own.at(coll) == mine->second);
+    }
+}

@@ -189,6 +189,12 @@ describe('relay', () => {
       }
       await withTimeout(Promise.all(cs.map((c) => c.sync())), 15_000, 'sync of five');
       await until(() => new Set(cs.map((c) => c.replication.stateHash())).size === 1, 'five equal hashes');
+      // the sync client's mirror of each store's vector (read at each hello, then kept from applies and
+      // commits) is the vector, after writes on a live connection too
+      for (const c of cs) await c.collection('items').put({ id: `last-${c.name}`, by: c.name });
+      await withTimeout(Promise.all(cs.map((c) => c.sync())), 15_000, 'sync of the last writes');
+      await until(() => cs.every((c) => c.collection('items').count() === cs[0].collection('items').count()), 'the last writes everywhere');
+      for (const c of cs) assert.deepEqual(c._sync._mine(), c.replication.vector(), `${c.name}: mirrored vector`);
     });
   });
 

@@ -796,6 +796,14 @@ VersionVector Store::versionVector(const std::string &collection) const {
     return out;
 }
 
+std::map<std::string, uint64_t> Store::ownVector() const {
+    std::map<std::string, uint64_t> out;
+    for (const auto &c : m->colls)
+        if (!c.vv.empty() && c.vv[0]) // sites[0] is this replica
+            out[c.name] = c.vv[0];
+    return out;
+}
+
 SyncVector Store::syncVector() const {
     SyncVector out;
     for (const auto &c : m->colls)

@@ -148,6 +148,9 @@ class Store {
     // --- sync ---
     VersionVector versionVector(const std::string &collection) const;
     SyncVector syncVector() const;
+    /** collection -> this replica's own seq there (collections it never wrote are absent): what a
+     *  local commit raised, in O(collections) whatever the number of sites. */
+    std::map<std::string, uint64_t> ownVector() const;
     /**
      * Everything this replica holds that `have` lacks, for `collections` (empty = all), answered from
      * current state, in encoded batches of about `maxBatchBytes` (0 = one batch). Apply them in order.
