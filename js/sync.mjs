@@ -479,8 +479,8 @@ export class SyncClient {
     this.store._emit('error', err);
   }
 
-  /** Status after a frame or a local commit: computing pending reads the whole vector (O(sites)), so
-   *  a burst of frames recomputes it once, 20 ms later; store.status reads refresh() it at once. */
+  /** Status after a frame or a local commit: computing pending walks the mirrored vector (O(sites), in
+   *  JS), so a burst of frames recomputes it once, 20 ms later; store.status reads refresh() it at once. */
   _statusSoon() {
     if (this.statusTimer) return;
     this.statusTimer = setTimeout(() => this._status(), 20);
