@@ -63,7 +63,15 @@ async function readJson(req, limit = 4096) {
 
 function serveStatic(req, res) {
   const url = new URL(req.url, 'http://demo');
-  let pathname = decodeURIComponent(url.pathname);
+  let pathname;
+  try {
+    pathname = decodeURIComponent(url.pathname);
+  } catch {
+    // a malformed escape (/%E0%A4%A) would otherwise throw out of the request handler and stop the server
+    res.writeHead(400, { 'content-type': 'text/plain' });
+    res.end('bad request: malformed URL\n');
+    return;
+  }
   if (pathname === '/' || pathname === '/index.html') pathname = '/index.html';
   for (const [prefix, dir] of ROOTS) {
     if (!pathname.startsWith(prefix)) continue;
