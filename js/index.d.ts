@@ -11,13 +11,22 @@ export interface Doc {
 
 export type ConflictPolicy = 'lww' | 'manual' | 'custom';
 
+/** When and where a value was written: `time` is ms since the epoch (the clock's physical part); `hlc` the
+ *  whole hybrid logical clock value (above 2^53: compare stamps with it only approximately in JS). */
+export interface Stamp {
+  epoch: number;
+  hlc: number;
+  time: number;
+  site: string;
+}
+
 export interface Conflict {
   id: string;
   collection: string;
   doc: string;
   field: string;
-  local: { value: Json; absent: boolean; stamp: { epoch: number; hlc: number; site: string } };
-  remote: { value: Json; absent: boolean; stamp: { epoch: number; hlc: number; site: string } };
+  local: { value: Json; absent: boolean; stamp: Stamp };
+  remote: { value: Json; absent: boolean; stamp: Stamp };
   /** Which value is current (last writer wins chose it on every replica). */
   winner: 'local' | 'remote';
 }
@@ -57,6 +66,8 @@ export interface OpenStoreOptions {
   transport?: 'auto' | 'websocket' | 'http';
   /** How often the client pings the relay (ms, default 15000); 2.5x as long without a frame = dead socket. */
   heartbeatMs?: number;
+  /** false: open without connecting to the relay (work offline until connect()). Default true. */
+  connect?: boolean;
 }
 
 export type Where = Record<
@@ -133,15 +144,20 @@ export interface Store {
   readonly openReport: { created: boolean; damaged: boolean; message: string; droppedBytes: number; records: number };
   collection<T extends Doc = Doc>(name: string): Collection<T>;
   transaction<R>(fn: (tx: Transaction) => R | Promise<R>): Promise<R>;
-  /** Resolves once the relay has sent what this store lacked and acknowledged every local change. */
+  /** Resolves once the relay has sent what this store lacked and acknowledged every local change. In any
+   *  tab: one tab (the leader) holds the relay connection for all; status, presence, connect(),
+   *  disconnect() and sync() work the same in every tab. */
   sync(): Promise<void>;
-  /** Reconnects to the relay after disconnect(). */
+  /** Connects to the relay (after disconnect() or openStore({connect: false})). */
   connect(): void;
   /** Closes the relay connection and stops reconnecting; writes go on locally and are sent after connect(). */
   disconnect(): void;
   on(event: 'change', fn: (e: ChangeEvent) => void): () => void;
   on(event: 'status', fn: (s: Status) => void): () => void;
+  /** New conflict records (from a remote change). */
   on(event: 'conflict', fn: (records: Conflict[]) => void): () => void;
+  /** The open conflict records changed (new, resolved or dismissed here, or cleared from elsewhere). */
+  on(event: 'conflicts', fn: (records: Conflict[]) => void): () => void;
   on(event: 'outdated', fn: (e: { stored?: number; expected?: number; relay?: boolean; message?: string }) => void): () => void;
   on(event: 'error', fn: (err: Error) => void): () => void;
   /** The other members on the relay channel changed (joined, left, or set a new state). */

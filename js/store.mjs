@@ -18,7 +18,15 @@ function utf8(text) {
 }
 
 const POLICIES = new Set(['lww', 'manual', 'custom']);
-const EVENTS = new Set(['change', 'status', 'conflict', 'outdated', 'error', 'presence']);
+const EVENTS = new Set(['change', 'status', 'conflict', 'conflicts', 'outdated', 'error', 'presence']);
+
+/** A conflict record for the API: each stamp also says when it was written (`time`, ms since the epoch:
+ *  the hybrid logical clock's physical part, the top 48 of its 64 bits). */
+function conflictOut(c) {
+  if (!c) return c;
+  for (const side of [c.local, c.remote]) if (side?.stamp) side.stamp.time = Math.floor(side.stamp.hlc / 65536);
+  return c;
+}
 const RESOLVE_MODES = new Set(['keep_local', 'keep_remote', 'merge']);
 
 function checkQuery(query, what) {
@@ -67,6 +75,9 @@ function checkOptions(options) {
     if (options.WebSocket !== undefined) checkFunction(options.WebSocket, "openStore: 'WebSocket'");
     if (options.transport !== undefined && !['auto', 'websocket', 'http'].includes(options.transport)) {
       throw typeError(`openStore: 'transport' must be 'auto', 'websocket' or 'http', got ${describe(options.transport)}`);
+    }
+    if (options.connect !== undefined && typeof options.connect !== 'boolean') {
+      throw typeError(`openStore: 'connect' must be a boolean (false: open disconnected, connect() later), got ${describe(options.connect)}`);
     }
     const hb = options.heartbeatMs;
     if (hb !== undefined && !(Number.isFinite(hb) && hb >= 10)) throw new RangeError(`openStore: 'heartbeatMs' must be a number of ms >= 10, got ${describe(hb)}`);
@@ -158,18 +169,21 @@ export class Store {
     this._status = { connected: false, synced: false, pending: 0, persisted: true, lastSyncAt: null, error: null };
     this._tabs = null; // TabLink when several tabs share the store
     this._sync = null; // SyncClient when the store has a relay (in the leader tab)
+    this._wantOnline = options.connect !== false; // connect() / disconnect(), whichever tab called it
+    this._tabPeers = []; // a follower tab: the channel's members, as the leader tab sees them
     if (persistence) this._setPersistence(persistence);
 
     this.conflicts = Object.freeze({
       /** Open conflict records, oldest first: {id, collection, doc, field, local, remote, winner}. */
-      list: () => this._core.json('conflicts'),
-      get: (id) => (checkId(id, 'conflicts.get: the conflict id'), this._core.json('conflict', id)),
+      list: () => this._core.json('conflicts').map(conflictOut),
+      get: (id) => (checkId(id, 'conflicts.get: the conflict id'), conflictOut(this._core.json('conflict', id))),
       /** mode: 'keep_local' | 'keep_remote' | 'merge' | {value}. Writes the choice as a new change. */
       resolve: async (id, mode) => this._resolve(id, mode),
       /** Drops the record here without writing anything. */
       dismiss: async (id) => {
         checkId(id, 'conflicts.dismiss: the conflict id');
         this._write(() => this._core.call('dismissConflict', id));
+        this._conflictsChanged();
       },
     });
     this.snapshots = Object.freeze({
@@ -198,10 +212,11 @@ export class Store {
         this._checkOpen();
         jsonText(state, 'presence state'); // throws, naming the problem, if it is not JSON
         if (!this._options.relay) throw new SyncoreError('NO_RELAY', "presence.set(): the store has no relay (openStore's 'relay' option)");
+        if (this._tabs && !this._tabs.leader) this._tabs.post({ t: 'presence', state }); // the leader tab announces it
         this._presence = state;
         this._sync?.setPresence(state);
       },
-      list: () => this._sync?.presence() ?? [],
+      list: () => this._sync?.presence() ?? (this._tabs ? [...this._tabPeers] : []),
     });
     /** Low level, for custom transports and tests: what the relay connection uses. */
     this.replication = Object.freeze({
@@ -361,32 +376,48 @@ export class Store {
   /** Resolves once the relay has sent everything this store lacked and acknowledged every local change. */
   async sync() {
     this._checkOpen();
-    if (!this._sync) {
-      if (this._tabs && !this._tabs.leader) throw new SyncoreError('NOT_LEADER', 'sync(): another tab of this store holds the relay connection');
-      throw new SyncoreError('NO_RELAY', "sync(): the store has no relay (openStore's 'relay' option)");
-    }
+    if (!this._options.relay) throw new SyncoreError('NO_RELAY', "sync(): the store has no relay (openStore's 'relay' option)");
+    if (!this._sync) return this._tabs.requestSync(); // the leader tab holds the connection: it answers
     return this._sync.sync();
   }
 
-  /** Reconnects to the relay after disconnect(). */
+  /** Connects to the relay (after disconnect(), or openStore({connect: false})). In any tab. */
   connect() {
     this._checkOpen();
+    this._wantOnline = true;
     this._sync?.connect();
+    this._tabs?.post({ t: 'online', on: true }); // one connection per store, held by the leader tab
   }
 
   /** Closes the relay connection and stops reconnecting; local writes go on and are sent after connect(). */
   disconnect() {
+    this._wantOnline = false;
     this._sync?.disconnect();
+    if (!this._closed) this._tabs?.post({ t: 'online', on: false });
   }
 
   _startSync() {
     if (this._options.relay && !this._sync && !this._closed) {
+      this._tabPeers = [];
       this._sync = new SyncClient(this, {
         ...this._options,
+        connect: this._wantOnline,
         syncCollections: this._declared ? [...this._declared.keys()] : [],
       });
       if (this._presence !== undefined) this._sync.setPresence(this._presence);
     }
+  }
+
+  /** The channel's members changed (the relay connection says so): for listeners, and for follower tabs. */
+  _presenceChanged(list) {
+    this._emit('presence', list);
+    if (this._tabs?.leader) this._tabs.post({ t: 'peers', list });
+  }
+
+  /** A follower tab: the leader tab's relay status (persisted stays this tab's own). */
+  _tabStatus(s) {
+    const error = s.error ? new SyncoreError(s.error.code, s.error.message) : null;
+    this._updateStatus({ connected: s.connected, synced: s.synced, pending: s.pending, lastSyncAt: s.lastSyncAt, error });
   }
 
   /** The relay says the channel's schema is newer than this app's: read-only until the app upgrades. */
@@ -494,10 +525,11 @@ export class Store {
     if (source === 'tab') this._sync?.local(bytes); // a follower tab's writes go to the relay through the leader
     if (r.changed.length && this._wanted()) this._changed(r.changed, source);
     if (r.newConflicts.length) {
-      const records = r.newConflicts.map((id) => this._core.json('conflict', id)).filter(Boolean);
+      const records = r.newConflicts.map((id) => conflictOut(this._core.json('conflict', id))).filter(Boolean);
       this._emit('conflict', records);
-      await this._answerCustom(r.newConflicts);
     }
+    if (r.newConflicts.length || r.clearedConflicts.length) this._conflictsChanged();
+    if (r.newConflicts.length) await this._answerCustom(r.newConflicts);
     return r;
   }
 
@@ -525,6 +557,12 @@ export class Store {
     }
   }
 
+  /** 'conflicts': the list of open conflict records changed (new, resolved or dismissed here, or
+   *  cleared by a resolution from elsewhere); the listener gets the whole list. */
+  _conflictsChanged() {
+    if (this._listeners.get('conflicts')?.size) this._emit('conflicts', this.conflicts.list());
+  }
+
   async _resolve(id, mode) {
     checkId(id, 'conflicts.resolve: the conflict id');
     if (typeof mode === 'string') {
@@ -538,6 +576,7 @@ export class Store {
     } else {
       throw typeError(`conflicts.resolve: the resolution must be 'keep_local', 'keep_remote', 'merge' or {value}, got ${describe(mode)}`);
     }
+    this._conflictsChanged();
   }
 
   _changed(refs, source) {
@@ -590,6 +629,8 @@ export class Store {
     if (Object.keys(next).some((k) => next[k] !== s[k])) {
       this._status = next;
       this._emit('status', { ...next });
+      const relayPart = ['connected', 'synced', 'pending', 'lastSyncAt', 'error'].some((k) => next[k] !== s[k]);
+      if (relayPart && this._tabs?.leader && this._options.relay) this._tabs.postStatus(next);
     }
   }
 

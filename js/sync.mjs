@@ -77,7 +77,7 @@ export class SyncClient {
     this.blocked = false; // a batch was refused: live sends wait for the resend, which covers them
     this.attempt = 0;
     this.timer = null;
-    this.stopped = false;
+    this.stopped = options.connect === false; // openStore({connect: false}): connect() starts it
     this.error = null;
     this.tokenStale = false;
     this.waiters = []; // sync() promises
@@ -115,7 +115,7 @@ export class SyncClient {
     this.batchBytes = MAX_BATCH_BYTES; // halved when the relay refuses a batch as too many changes
     this.resendTimer = null;
     this._status(); // pending from the saved vector, before any connection
-    this._connectNow();
+    if (!this.stopped) this._connectNow();
   }
 
   _useRelay(i) {
@@ -184,7 +184,10 @@ export class SyncClient {
     const ws = this.ws;
     this.ws = null;
     this.live = false;
-    this.peers.clear();
+    if (this.peers.size) {
+      this.peers.clear();
+      this.store._presenceChanged(this.presence());
+    }
     ws?.close(1000, 'disconnect');
     for (const w of this.waiters.splice(0)) w.reject(new SyncoreError('DISCONNECTED', 'disconnected before the store was in sync'));
     this._status();
@@ -332,7 +335,7 @@ export class SyncClient {
     this.live = false;
     if (this.peers.size) {
       this.peers.clear();
-      this.store._emit('presence', this.presence());
+      this.store._presenceChanged(this.presence());
     }
     this._status();
     this._retry();
@@ -427,7 +430,7 @@ export class SyncClient {
       case 'presence':
         if (msg.state === null) this.peers.delete(msg.site);
         else this.peers.set(msg.site, msg.state);
-        this.store._emit('presence', this.presence());
+        this.store._presenceChanged(this.presence());
         now = false;
         break;
       default:

@@ -8,7 +8,10 @@
 //     persist its writes ('flush' -> 'flushed');
 //   * when the leader closes, its lock passes to a waiting follower, which opens the IndexedDB copy,
 //     merges its own replica into it, announces itself ('leader'), and every follower sends what the new
-//     leader lacks. A write is lost only if every tab that held it closed before any leader persisted it.
+//     leader lacks. A write is lost only if every tab that held it closed before any leader persisted it;
+//   * the leader alone holds the relay connection: it posts its status ('status') and the channel's
+//     members ('peers') to the followers; a follower's connect()/disconnect() ('online'), presence.set()
+//     ('presence') and sync() ('sync' -> 'synced') are carried out by the leader.
 // Messages: {t, from, to?, ...}; `to` addresses one tab, the rest ignore it. docs/ARCHITECTURE.md, "Tabs".
 import { DebouncedPersistence } from './persistence.mjs';
 import { SyncoreError } from './errors.mjs';
@@ -73,6 +76,7 @@ export class TabLink {
     this.leader = false;
     this.flushes = new Map(); // id -> {resolve, reject}: this follower's flush requests
     this.nextFlush = 1;
+    this.syncs = new Map(); // id -> {resolve, reject}: this follower's sync() calls, answered by the leader
     this.helloWaiter = null;
     this.channel.onmessage = (e) => this.onMessage(e.data);
   }
@@ -115,10 +119,30 @@ export class TabLink {
     });
   }
 
+  /** Follower: the leader runs sync() for this tab (re-sent to the next leader if this one closes first). */
+  requestSync() {
+    return new Promise((resolve, reject) => {
+      const id = this.nextFlush++;
+      this.syncs.set(id, { resolve, reject });
+      this.post({ t: 'sync', id });
+    });
+  }
+
+  /** Leader: the relay status for the followers (an error travels as {code, message}). */
+  postStatus(s, to) {
+    const error = s.error ? { code: s.error.code ?? 'ERROR', message: s.error.message } : null;
+    this.post({ t: 'status', to, status: { connected: s.connected, synced: s.synced, pending: s.pending, lastSyncAt: s.lastSyncAt, error } });
+  }
+
   /** This tab now leads: ask every follower for what it lacks, and re-route pending flushes. */
   becameLeader() {
     this.leader = true;
     this.post({ t: 'leader', vector: this.store.replication.vector() });
+    // this tab's own sync() calls that waited for another leader: this one answers them now
+    for (const [id, w] of this.syncs) {
+      this.syncs.delete(id);
+      Promise.resolve().then(() => this.store.sync()).then(w.resolve, w.reject);
+    }
   }
 
   async onMessage(msg) {
@@ -141,8 +165,47 @@ export class TabLink {
               t: 'state', to: msg.from, schemaVersion: store._core.call('schemaVersion'),
               batches: store.replication.changesSince(msg.vector, { maxBatchBytes: 1 << 20 }),
             });
+            if (store._options.relay) {
+              this.postStatus(store.status, msg.from);
+              this.post({ t: 'peers', to: msg.from, list: store.presence.list() });
+            }
           }
           break;
+        case 'status':
+          if (!this.leader) store._tabStatus(msg.status);
+          break;
+        case 'peers':
+          if (!this.leader) {
+            store._tabPeers = msg.list;
+            store._emit('presence', [...msg.list]);
+          }
+          break;
+        case 'online':
+          store._wantOnline = msg.on; // every tab remembers it, for when it leads
+          if (this.leader && store._sync) {
+            if (msg.on) store._sync.connect();
+            else store._sync.disconnect();
+          }
+          break;
+        case 'presence':
+          if (this.leader && store._options.relay) store.presence.set(msg.state);
+          break;
+        case 'sync':
+          if (!this.leader) break;
+          store.sync().then(
+            () => this.post({ t: 'synced', to: msg.from, id: msg.id }),
+            (err) => this.post({ t: 'synced', to: msg.from, id: msg.id, error: { code: err.code ?? 'ERROR', message: err.message } }),
+          );
+          break;
+        case 'synced': {
+          const w = this.syncs.get(msg.id);
+          if (w) {
+            this.syncs.delete(msg.id);
+            if (msg.error) w.reject(new SyncoreError(msg.error.code, msg.error.message));
+            else w.resolve();
+          }
+          break;
+        }
         case 'schema':
           // a newer version of the app opened in another tab and migrated the data: this one is outdated
           if (this.leader && msg.version > store._core.call('schemaVersion')) {
@@ -160,6 +223,7 @@ export class TabLink {
           this.post({ t: 'state', to: msg.from, batches: store.replication.changesSince(msg.vector, { maxBatchBytes: 1 << 20 }) });
           this.post({ t: 'hello', vector: store.replication.vector() });
           for (const id of this.flushes.keys()) this.post({ t: 'flush', id });
+          for (const id of this.syncs.keys()) this.post({ t: 'sync', id });
           break;
         case 'flush':
           if (!this.leader) break;
@@ -187,6 +251,8 @@ export class TabLink {
     const err = new SyncoreError('CLOSED', 'the store was closed');
     for (const w of this.flushes.values()) w.reject(err);
     this.flushes.clear();
+    for (const w of this.syncs.values()) w.reject(err);
+    this.syncs.clear();
     this.channel.close();
   }
 }

@@ -75,28 +75,8 @@ async function requestToken(user, role) {
   return { user: body.user, role: body.role, token: body.token, expiresAt: body.expiresAt, relay: body.relay };
 }
 
-// While the user works offline on purpose, connection attempts wait here (openStore starts connecting
-// at once: without the gate a reload in offline mode would reach the relay for a moment).
-let gate = null;
-function offlineGate() {
-  if (!app.manualOffline) return null;
-  if (!gate) {
-    let open;
-    const promise = new Promise((r) => {
-      open = r;
-    });
-    gate = { promise, open };
-  }
-  return gate.promise;
-}
-function openGate() {
-  gate?.open();
-  gate = null;
-}
-
 /** The stores' token provider: the saved token; a new one when the relay says it is stale or it expires. */
 async function provideToken({ stale }) {
-  await offlineGate();
   const s = app.session;
   if (!s) throw new Error('signed out');
   const expiring = !(s.expiresAt > Date.now() + 60_000);
@@ -139,31 +119,12 @@ function onStoreError(err) {
   toast(message, { kind: 'error', ms: 8000 });
 }
 
-// Another tab of this app may hold a store's relay connection (one tab leads, the others replicate
-// through it). The API does not say which tab leads; sync() refuses with NOT_LEADER in the others.
-const followers = new WeakSet();
-function probeLeader(store) {
-  store.sync().catch((err) => {
-    if (err?.code === 'NOT_LEADER') {
-      followers.add(store);
-      renderStatus();
-    }
-  });
-}
-
+// Another tab of this app may hold a store's relay connection (one tab leads); the package mirrors its
+// status and presence in every tab and carries out connect()/disconnect() there, so tabs need not care.
 function watchStore(store, offs) {
-  probeLeader(store);
-  offs.push(store.on('status', (s) => {
-    if (s.connected) followers.delete(store); // this tab leads now (the leading tab closed)
+  offs.push(store.on('status', () => {
     renderStatus();
-    if (app.board?.store === store) {
-      if (!store.status.connected && app.board.members.length) {
-        app.board.members = store.presence.list(); // (a disconnect forgets the others without an event)
-        renderPresence();
-        scheduleRender();
-      }
-      refreshConflicts(); // a resolution made elsewhere may clear a record without changing the card
-    }
+    if (app.board?.store === store) refreshConflicts(); // a resolution made elsewhere may clear a record without changing the card
   }));
   offs.push(store.on('error', onStoreError));
   offs.push(store.on('outdated', () => toast('This board was saved by a newer version of the app: it is read-only here until you reload.', {
@@ -175,9 +136,8 @@ async function openDirectory() {
   const s = app.session;
   const store = await openStore({
     name: `demo:${s.user}:boards`, relay: s.relay, channel: 'boards', token: provideToken,
-    collections: { boards: {} }, schemaVersion: SCHEMA,
+    collections: { boards: {} }, schemaVersion: SCHEMA, connect: !app.manualOffline,
   });
-  if (app.manualOffline) store.disconnect();
   app.dir = store;
   app.dirOffs = [];
   watchStore(store, app.dirOffs);
@@ -209,7 +169,7 @@ async function openBoard(id) {
   try {
     store = await openStore({
       name: `demo:${s.user}:board:${id}`, relay: s.relay, channel: `board-${id}`, token: provideToken,
-      collections: { columns: {}, cards: { conflicts: 'manual' } }, schemaVersion: SCHEMA,
+      collections: { columns: {}, cards: { conflicts: 'manual' } }, schemaVersion: SCHEMA, connect: !app.manualOffline,
     });
   } catch (err) {
     toast(`Could not open the board: ${err.message}`, { kind: 'error' });
@@ -219,7 +179,6 @@ async function openBoard(id) {
     await store.close();
     return;
   }
-  if (app.manualOffline) store.disconnect();
   const b = { id, store, siteId: store.siteId, columns: [], cards: [], members: [], conflicts: [], presence: null, offs: [] };
   app.board = b;
   b.offs.push(store.collection('columns').subscribe({ orderBy: 'order' }, (docs) => {
@@ -366,7 +325,6 @@ function renderStatus() {
   if (app.manualOffline) [state, text, hint] = ['offline', 'Offline', 'You chose to work offline: changes stay on this device until you go online'];
   else if (!navigator.onLine) [state, text, hint] = ['offline', 'Offline · no network', 'The browser has no network: changes stay on this device'];
   else if (main?.connected) [state, text, hint] = ['online', 'Online', 'Connected to the relay: changes sync live'];
-  else if (stores.some((s) => followers.has(s))) [state, text, hint] = ['tab', 'Syncing in another tab', 'Another tab of this app holds the connection; this tab shares its changes at once'];
   const conn = $('#status-connection');
   conn.dataset.state = state;
   if (conn.textContent !== text) conn.textContent = text;
@@ -410,7 +368,6 @@ function setManualOffline(off, { fromOtherTab = false } = {}) {
   if (off) {
     for (const s of stores) s.disconnect();
   } else {
-    openGate();
     for (const s of stores) s.connect();
   }
   if (app.board) app.board.members = app.board.store.presence.list();
@@ -450,7 +407,6 @@ async function signOut() {
   localStorage.removeItem(OFFLINE_KEY);
   app.session = null;
   app.manualOffline = false;
-  openGate();
   history.replaceState(null, '', location.pathname);
   delete document.body.dataset.ready;
   show('signin');

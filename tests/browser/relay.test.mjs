@@ -274,6 +274,36 @@ test('status.connected turns false as soon as the browser goes offline', () => {
   assert.equal(facts.heldSocket?.statusWhileOffline?.connected, false);
 });
 
+test('a second tab of A shares the relay connection: status, presence, sync(), disconnect() and connect() work there', { timeout: 60_000 }, async () => {
+  const { page: pa } = userA;
+  const tab = await openPage(userA.browser.context, pageUrl);
+  try {
+    const opened = await openBoard(tab, userA.token);
+    assert.equal(opened.leader, false, "the second tab follows (A's first tab holds the connection)");
+    assert.equal(relay.stats().connections, 2, 'still one connection per profile');
+    // the follower mirrors the leader's relay status
+    assert.ok(await until(tab, () => window.store.status.connected && window.store.status.synced, null, 10_000), 'the follower says connected and synced');
+    // its writes are acknowledged through the leader: sync() in the follower waits for that
+    await tab.evaluate(() => window.store.collection('cards').put({ id: 'from-tab', title: 'written in a second tab' }));
+    assert.equal(await syncIn(tab), 'ok', 'sync() in a follower tab');
+    assert.ok(await until(userB.page, () => window.store.collection('cards').get('from-tab') !== null, null, 10_000), 'B got it');
+    // presence set in the follower is announced (as A) and the follower sees B
+    await userB.page.evaluate(() => window.store.presence.set({ name: 'Bob' }));
+    await tab.evaluate(() => window.store.presence.set({ name: 'Ada', tab: 2 }));
+    assert.ok(await until(userB.page, () => window.store.presence.list().some((p) => p.state?.tab === 2), null, 10_000), "B sees the follower tab's presence");
+    assert.ok(await until(tab, () => window.store.presence.list().some((p) => p.state?.name === 'Bob'), null, 10_000), 'the follower sees B');
+    // disconnect() in the follower takes the store offline (in the leader tab too), connect() back
+    await tab.evaluate(() => window.store.disconnect());
+    assert.ok(await until(pa, () => !window.store.status.connected, null, 10_000), 'the leader tab disconnected');
+    assert.ok(await until(tab, () => !window.store.status.connected && window.store.presence.list().length === 0, null, 10_000), 'the follower says so, and forgets the members');
+    await tab.evaluate(() => window.store.connect());
+    assert.ok(await until(tab, () => window.store.status.connected, null, 10_000), 'connected again');
+    assert.equal(await syncIn(pa), 'ok');
+  } finally {
+    await tab.close();
+  }
+});
+
 after(() => {
   console.log(`# browser relay facts: ${JSON.stringify(facts)}`); // timings and what Chromium did, for the record
 });

@@ -1389,7 +1389,7 @@ describe('bad input: the right error, a message that names the problem, nothing 
     ['transaction(non-function)', 'async', () => s.transaction({}), { type: TypeError, message: /transaction: the argument must be a function, got an object/ }],
     ['transaction with a bad doc', 'async', () => s.transaction((tx) => { tx.collection('cards').put({ id: 't1' }); tx.collection('cards').put({ id: 't2', d: new Date() }); }), { type: TypeError, message: /document\.d is a Date/ }],
     ['transaction on undeclared collection', 'async', () => s.transaction((tx) => { tx.collection('notes').put({ id: 't3' }); tx.collection('nope'); }), { type: TypeError, message: /unknown collection 'nope'/ }],
-    ['on(unknown event)', 'sync', () => s.on('update', () => {}), { type: TypeError, message: /store\.on: unknown event 'update' \(expected change, status, conflict, outdated, error, presence\)/ }],
+    ['on(unknown event)', 'sync', () => s.on('update', () => {}), { type: TypeError, message: /store\.on: unknown event 'update' \(expected change, status, conflict, conflicts, outdated, error, presence\)/ }],
     ['on(event, non-function)', 'sync', () => s.on('change', null), { type: TypeError, message: /listener must be a function, got null/ }],
     ['subscribe(non-function)', 'sync', () => cards().subscribe({}, null), { type: TypeError, message: /callback must be a function, got null/ }],
     // conflicts

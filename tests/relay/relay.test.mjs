@@ -158,6 +158,49 @@ describe('relay', () => {
     assert.deepEqual({ ...a.status, lastSyncAt: 0 }, { ...a.status, lastSyncAt: 0, connected: true, synced: true, pending: 0 });
   });
 
+  test("connect: false opens offline; 'conflicts' follows the open records; conflict stamps carry a time; disconnect() clears presence", async () => {
+    await assert.rejects(client('bad-connect', { connect: 'no' }), /'connect' must be a boolean/);
+    const a = await client('cf-a', { channel: 'cf', collections: { cards: { conflicts: 'manual' } } });
+    const b = await client('cf-b', { channel: 'cf', collections: { cards: { conflicts: 'manual' } }, connect: false });
+    await sleep(300);
+    assert.equal(b.status.connected, false, 'connect: false: no connection until connect()');
+    assert.equal(relay.channels.get('acme/cf').subs.size, 1, 'the relay sees one subscriber');
+    b.connect();
+    await withTimeout(Promise.all([a.sync(), b.sync()]), 10_000, 'first sync');
+    await a.collection('cards').put({ id: 'k', title: 'start' });
+    await until(() => b.collection('cards').get('k'), 'b has k');
+    // presence: a disconnect forgets the members, and says so
+    a.presence.set({ name: 'Ada' });
+    await until(() => b.presence.list().length === 1, 'b sees Ada');
+    const seen = [];
+    b.on('presence', (list) => seen.push(list));
+    b.disconnect();
+    assert.deepEqual(seen.at(-1), [], "disconnect() emits 'presence' with nobody");
+    a.disconnect();
+    const t0 = Date.now();
+    await a.collection('cards').update('k', { title: 'by a' });
+    await b.collection('cards').update('k', { title: 'by b' });
+    const lists = { a: [], b: [] };
+    a.on('conflicts', (l) => lists.a.push(l));
+    b.on('conflicts', (l) => lists.b.push(l));
+    a.connect();
+    b.connect();
+    await withTimeout(Promise.all([a.sync(), b.sync()]), 10_000, 'sync after the offline edits');
+    await until(() => a.conflicts.list().length + b.conflicts.list().length > 0, 'a conflict record');
+    const [loser, other] = a.conflicts.list().length ? ['a', b] : ['b', a];
+    const store = loser === 'a' ? a : b;
+    assert.equal(lists[loser].at(-1).length, 1, "'conflicts' carried the new record");
+    const rec = store.conflicts.list()[0];
+    for (const side of [rec.local, rec.remote]) {
+      assert.ok(Math.abs(side.stamp.time - t0) < 60_000, `a stamp's time is when it was written (${side.stamp.time} vs ${t0})`);
+    }
+    await store.conflicts.resolve(rec.id, 'keep_local');
+    assert.deepEqual(lists[loser].at(-1), [], "'conflicts' after a resolution here: none left");
+    await withTimeout(Promise.all([a.sync(), b.sync()]), 10_000, 'sync of the resolution');
+    await until(() => other.replication.stateHash() === store.replication.stateHash(), 'converged');
+    assert.equal(other.conflicts.list().length, 0);
+  });
+
   test('five clients, seeded random writes while connected and offline, converge', async () => {
     await seeded(401, async (rnd) => {
       const cs = [];
