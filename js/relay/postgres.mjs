@@ -255,26 +255,20 @@ export class PgStorage {
     });
   }
 
-  /** Appends batches to a channel in one transaction (one statement for one batch) and notifies the
-   *  other relays when it commits. Returns the seq of each. */
+  /** Appends batches to a channel in one statement (one transaction: the channel's row lock orders it
+   *  with every other relay's appends) and notifies the other relays when it commits. Returns the seq of
+   *  each, in order. */
   async append(id, batches) {
-    const sql = `WITH h AS (UPDATE syncore_channels SET head = head + 1 WHERE id = $1 RETURNING head),
-                 b AS (INSERT INTO syncore_batches (channel_id, seq, data) SELECT $1, head, $2 FROM h RETURNING seq)
-                 SELECT seq, pg_notify('syncore_' || $1::text, seq::text) FROM b`;
-    if (batches.length === 1) {
-      const { rows } = await this.pool.query(sql, [id, buf(batches[0])]);
-      if (!rows.length) throw new Error(`channel ${id} is not in the database any more`);
-      return [Number(rows[0].seq)];
-    }
-    return this._tx('BEGIN', async (c) => {
-      const seqs = [];
-      for (const data of batches) {
-        const { rows } = await c.query(sql, [id, buf(data)]);
-        if (!rows.length) throw new Error(`channel ${id} is not in the database any more`);
-        seqs.push(Number(rows[0].seq));
-      }
-      return seqs;
-    });
+    const { rows } = await this.pool.query(
+      `WITH h AS (UPDATE syncore_channels SET head = head + $2 WHERE id = $1 RETURNING head - $2 AS base),
+            b AS (INSERT INTO syncore_batches (channel_id, seq, data)
+                  SELECT $1, h.base + d.ord, d.data FROM h, unnest($3::bytea[]) WITH ORDINALITY AS d(data, ord)
+                  RETURNING seq)
+       SELECT array_agg(seq ORDER BY seq) AS seqs, pg_notify('syncore_' || $1::text, max(seq)::text) FROM b`,
+      [id, batches.length, batches.map(buf)],
+    );
+    if (!rows[0]?.seqs) throw new Error(`channel ${id} is not in the database any more`);
+    return rows[0].seqs.map(Number);
   }
 
   /** A notification on the channel (presence between relays); payloads are at most 8000 bytes. */

@@ -81,6 +81,7 @@ class Metrics {
     };
     if (this.postgres) {
       help.syncore_postgres_batches_written_total = ['counter', 'batches committed to PostgreSQL by this relay'];
+      help.syncore_postgres_commits_total = ['counter', 'commits of batches (a group commit holds several)'];
       help.syncore_postgres_batches_read_total = ['counter', 'batches (and checkpoints) read from PostgreSQL and applied'];
       help.syncore_postgres_errors_total = ['counter', 'PostgreSQL reads and writes that failed'];
     }
@@ -488,6 +489,7 @@ export class Relay {
       throw new RelayError('unavailable', `the relay cannot store changes now (PostgreSQL: ${err.message}); nothing was acknowledged: send them again later`, true);
     }
     this.metrics.inc('syncore_postgres_batches_written_total', seqs.length);
+    this.metrics.inc('syncore_postgres_commits_total');
     let gap = false;
     for (const seq of seqs) {
       if (seq === ch.pgSeq + 1) ch.pgSeq = seq;
@@ -957,8 +959,8 @@ export class Relay {
     } catch (err) {
       throw new RelayError('clock-skew', `batch ${msg.batch}: ${err.message} (the relay allows ${this.limits.clockSkewMs} ms); check the device clock`);
     }
+    if (this.pg) return this._pgGroup(ch, conn, msg, info);
     await this._enqueue(ch, async () => {
-      if (ch.broken) throw new RelayError('unavailable', 'the channel is being reloaded; nothing was acknowledged: send again later', true);
       const before = ch.store.replication.vector();
       let r;
       try {
@@ -973,6 +975,54 @@ export class Relay {
       this._send(conn, { t: 'ack', batch: msg.batch });
       this._fanOutSince(ch, before, conn, Object.keys(info.collections), msg.data);
     });
+  }
+
+  /** PostgreSQL: group commit. Batches that arrive on a channel while its previous group is being committed
+   *  wait together; the next group applies them one by one, commits the ones that brought something new
+   *  in one statement, then acknowledges and fans out each. One commit's round trip is then shared by
+   *  every connection writing to the channel at that moment. */
+  _pgGroup(ch, conn, msg, info) {
+    return new Promise((resolve, reject) => {
+      const group = (ch.group ??= []);
+      group.push({ conn, msg, info, resolve, reject });
+      if (group.length === 1) this._enqueue(ch, () => this._pgCommitGroup(ch));
+    });
+  }
+
+  async _pgCommitGroup(ch) {
+    const items = ch.group;
+    ch.group = []; // what arrives from now on is the next group
+    if (ch.broken) {
+      const err = new RelayError('unavailable', 'the channel is being reloaded; nothing was acknowledged: send again later', true);
+      for (const it of items) it.reject(err);
+      return;
+    }
+    const applied = [];
+    for (const it of items) {
+      const others = ch.subs.size - (ch.subs.has(it.conn) ? 1 : 0); // subscribers to fan out to
+      const before = others > 0 ? ch.store.replication.vector() : null;
+      let r;
+      try {
+        r = await ch.store.replication.apply(it.msg.data);
+      } catch (err) {
+        it.reject(new RelayError('bad-changes', `batch ${it.msg.batch} was refused: ${err.message}; nothing was applied`));
+        continue;
+      }
+      applied.push({ ...it, before, r });
+    }
+    try {
+      // a batch that brought nothing new is already in the database with the rest
+      await this._persist(ch, () => applied.filter((a) => a.r.raised.length || a.r.rowsApplied).map((a) => a.msg.data));
+    } catch (err) {
+      for (const a of applied) a.reject(err);
+      return;
+    }
+    for (const a of applied) {
+      this.metrics.inc('syncore_changes_in_total', a.info.rows);
+      this._send(a.conn, { t: 'ack', batch: a.msg.batch });
+      if (a.before) this._fanOutSince(ch, a.before, a.conn, Object.keys(a.info.collections), a.msg.data);
+      a.resolve();
+    }
   }
 
   /** Sends what changed since `before` to every subscriber but `from`: the batch itself when it syncs all

@@ -188,6 +188,34 @@ describe('relays on PostgreSQL', () => {
     assert.match(await metrics(B), /^syncore_postgres_errors_total 0$/m);
   });
 
+  test('group commit: batches that arrive while a commit is in flight are committed together', async () => {
+    const db = await freshDb();
+    const A = await relayOn(db);
+    const B = await relayOn(db);
+    const writers = [];
+    for (let i = 0; i < 8; i++) writers.push(await client(`gc-${i}`, A.url));
+    const reader = await client('gc-r', B.url);
+    await Promise.all([...writers.map((w) => w.sync()), reader.sync()]);
+    const counters = () => A.stats().counters;
+    const commits0 = counters().syncore_postgres_commits_total ?? 0;
+    const written0 = counters().syncore_postgres_batches_written_total ?? 0;
+    // hold the channel's row lock: the first writer's commit waits, the other seven queue behind it
+    const lock = new pg.Client({ connectionString: db });
+    await lock.connect();
+    await lock.query('BEGIN');
+    await lock.query("SELECT head FROM syncore_channels WHERE name = 'board' FOR UPDATE");
+    await writers[0].collection('cards').put({ id: 'g0' });
+    await until(() => A.channels.get('acme/board').group?.length === 0, 'the first group is committing');
+    for (let i = 1; i < 8; i++) await writers[i].collection('cards').put({ id: `g${i}` });
+    await until(() => A.channels.get('acme/board').group?.length === 7, 'seven batches waiting together');
+    await lock.query('COMMIT');
+    await lock.end();
+    await withTimeout(Promise.all(writers.map((w) => w.sync())), 10_000, 'every writer acknowledged');
+    assert.equal(counters().syncore_postgres_batches_written_total - written0, 8);
+    assert.equal(counters().syncore_postgres_commits_total - commits0, 2, 'one commit for the first batch, one for the seven others');
+    await until(() => reader.collection('cards').count() === 8, 'the reader on B has all eight');
+  });
+
   test('presence crosses relays: members on A and B see each other, joiners see both, leavers go', async () => {
     const db = await freshDb();
     const A = await relayOn(db, { presenceRefreshMs: 200 });
