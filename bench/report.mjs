@@ -1,6 +1,7 @@
 // Writes docs/BENCHMARKS.md (tables) and docs/benchmarks.svg (bar charts) from the JSON the benchmarks
-// left in build-bench/: core.txt (core_bench output), js.json, relay.json, browser.json, size.json.
-// Missing parts are listed as not run. Run by `npm run bench` after the benchmarks.
+// left in build-bench/: core.txt (core_bench output), js.json, relay.json, postgres.json, browser.json,
+// size.json. Missing parts are listed as not run (postgres.json, when missing, is left out without a word).
+// Run by `npm run bench` after the benchmarks.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,10 +13,11 @@ const read = (f) => {
   const p = path.join(DIR, f);
   return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : null;
 };
-const parts = ['js', 'relay', 'browser', 'size'].map((n) => {
+const OPTIONAL = new Set(['postgres']); // left out of the report when its JSON is missing
+const parts = ['js', 'relay', 'postgres', 'browser', 'size'].map((n) => {
   const t = read(`${n}.json`);
   return t ? JSON.parse(t) : { name: n, missing: true };
-});
+}).filter((p) => !(p.missing && OPTIONAL.has(p.name)));
 const coreText = read('core.txt');
 
 const esc = (s) => String(s).replace(/\|/g, '\\|');

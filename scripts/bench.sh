@@ -5,8 +5,10 @@
 #      workload through the JS API, beside Yjs, Automerge and Loro
 #   3. bench/relay_bench.mjs: the relay under load (fan-out to 100 and 500 clients, initial sync of a
 #      100,000-document channel) beside a bare ws broadcast server and the y-websocket server, 127.0.0.1
-#   4. bench/browser_bench.mjs: persisted writes and reload in headless Chromium (IndexedDB)
-#   5. bench/size.mjs: what an app downloads
+#   4. bench/postgres_bench.mjs: 2 relays on one PostgreSQL (a throwaway cluster) against 1, and against
+#      1 relay on a data directory: changes/s acknowledged, fan-out and cross-relay latency p50/p99
+#   5. bench/browser_bench.mjs: persisted writes and reload in headless Chromium (IndexedDB)
+#   6. bench/size.mjs: what an app downloads
 # Extra arguments go to core_bench. Env: SYNCORE_BENCH_DOCS (default 100000) for the JS benchmark.
 set -eu
 cd "$(dirname "$0")/.."
@@ -48,6 +50,9 @@ node bench/js_bench.mjs --docs="$DOCS"
 
 section "relay_bench: fan-out and initial sync through the relay, beside bare ws and y-websocket"
 node bench/relay_bench.mjs
+
+section "postgres_bench: 2 relays on one PostgreSQL against 1 (and the data directory)"
+node bench/postgres_bench.mjs
 
 section "browser_bench: headless Chromium, IndexedDB"
 node bench/browser_bench.mjs
