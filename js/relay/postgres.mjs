@@ -230,29 +230,31 @@ export class PgStorage {
   }
 
   /**
-   * What a replica that holds every batch up to `after` lacks, read in one consistent snapshot:
-   * {checkpoint: {seq, data} | null (only when batches it lacks were folded into it), batches: [{seq,
-   * data}] (at most READ_LIMIT, in seq order), head, schema, more (true: read again from the last seq)}.
+   * What a replica that holds every batch up to `after` lacks, read in one statement (one snapshot, one
+   * round trip): {checkpoint: {seq, data} | null (only when batches it lacks were folded into it),
+   * batches: [{seq, data}] (at most READ_LIMIT, in seq order), head, schema, more (true: read again from
+   * the last seq)}.
    */
   async read(id, after) {
-    return this._tx('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (c) => {
-      const ch = (await c.query('SELECT head, schema_version FROM syncore_channels WHERE id = $1', [id])).rows[0];
-      if (!ch) throw new Error(`channel ${id} is not in the database any more`);
-      let checkpoint = null;
-      const cp = (await c.query('SELECT seq, CASE WHEN seq > $2 THEN data END AS data FROM syncore_checkpoints WHERE channel_id = $1', [id, after])).rows[0];
-      if (cp?.data) {
-        checkpoint = { seq: Number(cp.seq), data: u8(cp.data) };
-        after = checkpoint.seq;
-      }
-      const { rows } = await c.query(
-        'SELECT seq, data FROM syncore_batches WHERE channel_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-        [id, after, READ_LIMIT],
-      );
-      const batches = rows.map((r) => ({ seq: Number(r.seq), data: u8(r.data) }));
-      const head = Number(ch.head);
-      const last = batches.at(-1)?.seq ?? after;
-      return { checkpoint, batches, head, schema: Number(ch.schema_version), more: last < head };
-    });
+    const { rows } = await this.pool.query(
+      `WITH ch AS (SELECT head, schema_version FROM syncore_channels WHERE id = $1),
+            cp AS (SELECT seq, data FROM syncore_checkpoints WHERE channel_id = $1 AND seq > $2),
+            b AS (SELECT seq, data FROM syncore_batches
+                  WHERE channel_id = $1 AND seq > greatest($2, coalesce((SELECT seq FROM cp), 0))
+                  ORDER BY seq LIMIT $3)
+       SELECT 'h' AS kind, head AS seq, schema_version AS schema, NULL::bytea AS data FROM ch
+       UNION ALL SELECT 'c', seq, NULL, data FROM cp
+       UNION ALL SELECT 'b', seq, NULL, data FROM b`,
+      [id, after, READ_LIMIT],
+    );
+    const ch = rows.find((r) => r.kind === 'h');
+    if (!ch) throw new Error(`channel ${id} is not in the database any more`);
+    const cp = rows.find((r) => r.kind === 'c');
+    const checkpoint = cp ? { seq: Number(cp.seq), data: u8(cp.data) } : null;
+    const batches = rows.filter((r) => r.kind === 'b').map((r) => ({ seq: Number(r.seq), data: u8(r.data) })).sort((x, y) => x.seq - y.seq);
+    const head = Number(ch.seq);
+    const last = batches.at(-1)?.seq ?? checkpoint?.seq ?? after;
+    return { checkpoint, batches, head, schema: Number(ch.schema), more: last < head };
   }
 
   /** Appends batches to a channel in one statement (one transaction: the channel's row lock orders it

@@ -493,7 +493,10 @@ export class Relay {
     let gap = false;
     for (const seq of seqs) {
       if (seq === ch.pgSeq + 1) ch.pgSeq = seq;
-      else gap = true; // another relay's batch came first: read it (and ours again, harmlessly)
+      else {
+        gap = true; // another relay's batch came first: read it; ours are skipped when read back
+        ch.ownSeqs.add(seq);
+      }
     }
     if (gap) this._pgPull(ch);
     ch.pgBytes += list.reduce((n, b) => n + b.length, 0);
@@ -510,6 +513,7 @@ export class Relay {
     ch.pgSeq = 0;
     ch.pgBytes = 0;
     ch.stateBytes = 0;
+    ch.ownSeqs = new Set(); // this relay's batches past a gap: already applied here
     try {
       let r = await this.pg.open(ch.tenant, ch.name);
       ch.pgId = r.id;
@@ -551,9 +555,11 @@ export class Relay {
     }
     for (const b of r.batches) {
       if (b.seq <= ch.pgSeq) continue;
-      one(b.data, b.seq);
       ch.pgBytes += b.data.length;
+      if (ch.ownSeqs.delete(b.seq)) ch.pgSeq = b.seq; // this relay's own: applied when it arrived
+      else one(b.data, b.seq);
     }
+    for (const seq of ch.ownSeqs) if (seq <= ch.pgSeq) ch.ownSeqs.delete(seq); // folded into a checkpoint
   }
 
   /** Reads and applies what other relays committed to the channel (coalesced: one pull at a time). */
