@@ -66,6 +66,10 @@ TEST_CASE("fuzz crashers: deflate") { replay("deflate", fuzz::runDeflate); }
 
 TEST_CASE("fuzz crashers: json_text") { replay("json_text", fuzz::runJsonText); }
 
+TEST_CASE("fuzz crashers: msgpack") { replay("msgpack", fuzz::runMsgpack); }
+
+TEST_CASE("fuzz crashers: number_text") { replay("number_text", fuzz::runNumberText); }
+
 TEST_CASE("fuzz crashers: store_open") {
     test::TempDir tmp;
     const std::string dir = tmp.path() + "/store";

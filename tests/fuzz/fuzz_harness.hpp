@@ -9,6 +9,7 @@
 // Any other exception, crash or sanitizer report is a bug in the core.
 //
 // No doctest, no libFuzzer in here: plain C++17 + the core.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +28,8 @@
 #include "syncore/error.hpp"
 #include "syncore/journal.hpp"
 #include "syncore/json_text.hpp"
+#include "syncore/msgpack.hpp"
+#include "syncore/number_text.hpp"
 #include "syncore/protocol.hpp"
 #include "syncore/store.hpp"
 #include "syncore/value.hpp"
@@ -351,6 +354,125 @@ inline void runDeflate(const uint8_t* data, size_t size) {
         }
         FUZZ_CHECK(back.size() == size && std::equal(back.begin(), back.end(), data),
                    "deflate -> inflate changed the bytes");
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ msgpack
+// Arbitrary bytes as MessagePack: our reader (syncore/msgpack.hpp) and nlohmann's from_msgpack (the oracle)
+// must accept the same inputs and read the same value (number kinds, double bits and binary subtypes
+// included); what was read must write back to nlohmann's bytes, and reading and writing those again
+// gives the same bytes.
+inline bool sameMsgpackValue(const syncore::Value& a, const syncore::Value& b) {
+    using syncore::Value;
+    if (a.type() != b.type())
+        return false;
+    switch (a.type()) {
+    case Value::value_t::number_float: {
+        double x = a.get<double>(), y = b.get<double>();
+        return std::memcmp(&x, &y, sizeof x) == 0;
+    }
+    case Value::value_t::array:
+        if (a.size() != b.size())
+            return false;
+        for (size_t i = 0; i < a.size(); ++i)
+            if (!sameMsgpackValue(a[i], b[i]))
+                return false;
+        return true;
+    case Value::value_t::object:
+        if (a.size() != b.size())
+            return false;
+        for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
+            if (i.key() != j.key() || !sameMsgpackValue(i.value(), j.value()))
+                return false;
+        return true;
+    case Value::value_t::discarded:
+        return true;
+    default:
+        return a == b;
+    }
+}
+
+inline void runMsgpack(const uint8_t* data, size_t size) {
+    using namespace syncore;
+    Value ours = fromMsgpack(data, size);
+    // nlohmann's reader recurses once per level: spare it (and the sanitizer's stack) very deep input
+    size_t containers = 0;
+    for (size_t i = 0; i < size; ++i)
+        containers += (data[i] >= 0x80 && data[i] <= 0x9f) || data[i] >= 0xdc;
+    if (containers <= 2000) {
+        Value theirs;
+        try {
+            theirs = Value::from_msgpack(data, data + size, true, false);
+        } catch (const Value::out_of_range&) { // a count above max_size() on 32-bit targets: refused
+            theirs = Value(Value::value_t::discarded);
+        }
+        FUZZ_CHECK(ours.is_discarded() == theirs.is_discarded(), "we and nlohmann disagree on what is MessagePack");
+        FUZZ_CHECK(sameMsgpackValue(ours, theirs), "we read MessagePack as another value than nlohmann");
+    }
+    if (ours.is_discarded())
+        return;
+    Bytes back = toMsgpack(ours);
+    FUZZ_CHECK(back == Value::to_msgpack(ours), "our MessagePack writer writes other bytes than nlohmann's");
+    // (not the same value: a positive int8..int64 comes back unsigned, as with nlohmann; the bytes do not change)
+    FUZZ_CHECK(toMsgpack(fromMsgpack(back.data(), back.size())) == back, "MessagePack writing is not a fixed point");
+}
+
+// ------------------------------------------------------------------------------------------------ number_text
+// The first 8 bytes as a double: appendShortestDouble writes what the %.15g..%.17g printf loop writes.
+// All bytes as text: when it is a JSON number, decimalToDouble reads what strtod reads, bit for bit.
+inline bool isJsonNumber(const std::string& s) {
+    size_t i = 0, n = s.size();
+    auto digits = [&] {
+        size_t start = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            ++i;
+        return i > start;
+    };
+    if (i < n && s[i] == '-')
+        ++i;
+    if (i < n && s[i] == '0')
+        ++i;
+    else if (!digits())
+        return false;
+    if (i < n && s[i] == '.' && (++i, !digits()))
+        return false;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            ++i;
+        if (!digits())
+            return false;
+    }
+    return i == n;
+}
+
+inline void runNumberText(const uint8_t* data, size_t size) {
+    using namespace syncore;
+    if (size >= 8) {
+        double d;
+        std::memcpy(&d, data, sizeof d);
+        if (std::isfinite(d)) {
+            char buf[32];
+            for (int prec = 15; prec <= 17; ++prec) {
+                std::snprintf(buf, sizeof buf, "%.*g", prec, d);
+                if (prec == 17 || std::strtod(buf, nullptr) == d)
+                    break;
+            }
+            std::string ours;
+            appendShortestDouble(ours, d);
+            FUZZ_CHECK(ours == buf, "appendShortestDouble writes other text than printf");
+        }
+    }
+    std::string text(reinterpret_cast<const char*>(data), size);
+    if (!isJsonNumber(text))
+        return;
+    double want = std::strtod(text.c_str(), nullptr), got = 0;
+    bool ok = decimalToDouble(text.data(), text.size(), got);
+    if (std::isinf(want)) {
+        FUZZ_CHECK(!ok, "decimalToDouble reads a number strtod finds out of range");
+    } else {
+        FUZZ_CHECK(ok, "decimalToDouble refuses a number strtod reads");
+        FUZZ_CHECK(std::memcmp(&want, &got, sizeof got) == 0, "decimalToDouble reads another double than strtod");
     }
 }
 

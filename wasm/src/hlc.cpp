@@ -1,12 +1,15 @@
 #include "syncore/hlc.hpp"
 
-#include <chrono>
+#include <time.h>
 
 namespace syncore {
 
 uint64_t systemNowMs() {
-    using namespace std::chrono;
-    return static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+    // clock_gettime rather than std::chrono::system_clock, whose std::system_error path pulls printf
+    // into the WebAssembly module (docs/ARCHITECTURE.md, "Module size")
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
 Clock::Clock(Source source) : m_source(std::move(source)) {}

@@ -2,14 +2,12 @@
 // containers, so hostile nesting cannot overflow the (small) WebAssembly stack.
 #include "syncore/json_text.hpp"
 
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "syncore/error.hpp"
+#include "syncore/number_text.hpp"
 
 namespace syncore {
 
@@ -406,14 +404,8 @@ class Parser {
                     return;
             }
         }
-        // strtod needs a terminated string: numbers are short, copy them
-        std::string text(start, p_);
-        errno = 0;
-        char *stop = nullptr;
-        double d = std::strtod(text.c_str(), &stop);
-        if (stop != text.c_str() + text.size())
-            fail("bad number");
-        if (!std::isfinite(d)) {
+        double d = 0;
+        if (!decimalToDouble(start, static_cast<size_t>(p_ - start), d)) {
             p_ = start;
             fail("number out of range");
         }
@@ -474,14 +466,8 @@ namespace {
 void writeDouble(std::string &out, double d) {
     if (!std::isfinite(d))
         fail(ErrorCode::InvalidArgument, "NaN and Infinity have no JSON text");
-    char buf[32];
     // the shortest of %.15g..%.17g that reads back as the same double (17 always does)
-    for (int prec = 15; prec <= 17; ++prec) {
-        std::snprintf(buf, sizeof buf, "%.*g", prec, d);
-        if (prec == 17 || std::strtod(buf, nullptr) == d)
-            break;
-    }
-    out += buf;
+    appendShortestDouble(out, d);
 }
 
 } // namespace

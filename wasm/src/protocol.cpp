@@ -4,6 +4,7 @@
 
 #include "syncore/changeset.hpp"
 #include "syncore/error.hpp"
+#include "syncore/msgpack.hpp"
 
 namespace syncore {
 
@@ -298,12 +299,12 @@ Bytes encodeMessage(const Message &m) {
             v["batch"] = m.batch;
         break;
     }
-    return Value::to_msgpack(v);
+    return toMsgpack(v);
 }
 
 Message decodeMessage(const uint8_t *data, size_t size) {
     checkMsgpack(data, size, kMaxFrameDepth);
-    Value v = Value::from_msgpack(data, data + size, true, false);
+    Value v = fromMsgpack(data, size);
     if (v.is_discarded() || !v.is_object())
         fail(ErrorCode::Decode, "frame is not a MessagePack map");
     std::string t = string(field(v, "t", "a"), "t", 32);

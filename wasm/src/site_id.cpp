@@ -1,19 +1,17 @@
 #include "syncore/site_id.hpp"
 
-#include <random>
+#include <unistd.h> // getentropy (glibc 2.25+, musl, Emscripten)
 
 #include "syncore/error.hpp"
 
 namespace syncore {
 
 SiteId SiteId::random() {
-    std::random_device rd; // crypto.getRandomValues under Emscripten, /dev/urandom natively
+    // crypto.getRandomValues under Emscripten, getrandom(2) natively. Not std::random_device: its
+    // std::system_error path pulls printf into the WebAssembly module (docs/ARCHITECTURE.md, "Module size").
     SiteId s;
-    for (size_t i = 0; i < s.bytes.size(); i += 4) {
-        uint32_t v = rd();
-        for (size_t j = 0; j < 4; ++j)
-            s.bytes[i + j] = static_cast<uint8_t>(v >> (8 * j));
-    }
+    if (::getentropy(s.bytes.data(), s.bytes.size()) != 0)
+        fail(ErrorCode::Internal, "no random source for a new site id");
     if (s.isZero())
         s.bytes[0] = 1; // zero is reserved for "no site"
     return s;

@@ -5,6 +5,7 @@
 
 #include "store_impl.hpp"
 #include "syncore/json_text.hpp"
+#include "syncore/msgpack.hpp"
 
 namespace syncore {
 
@@ -726,7 +727,7 @@ void Store::configureCollection(const std::string &collection, ConflictPolicy po
     if (c && c->policy == policy)
         return;
     Value rec{{"collection", collection}, {"policy", conflictPolicyName(policy)}};
-    m->journalRecord(RecordType::Config, Value::to_msgpack(rec));
+    m->journalRecord(RecordType::Config, toMsgpack(rec));
     m->collection(collection).policy = policy;
 }
 
@@ -741,7 +742,7 @@ void Store::setSchemaVersion(uint32_t version) {
     if (version == m->schemaVersion)
         return;
     Value rec{{"schemaVersion", version}};
-    m->journalRecord(RecordType::Config, Value::to_msgpack(rec));
+    m->journalRecord(RecordType::Config, toMsgpack(rec));
     m->schemaVersion = version;
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "store_impl.hpp"
+#include "syncore/msgpack.hpp"
 
 namespace syncore {
 
@@ -187,7 +188,7 @@ SnapshotInfo Store::createSnapshot(const std::string &label, const std::string &
     for (const auto &c : m->colls)
         s.info.docCount += c.present;
     s.info.bytes = s.state.size();
-    m->journalRecord(RecordType::Snapshot, Value::to_msgpack(s.toJson()));
+    m->journalRecord(RecordType::Snapshot, toMsgpack(s.toJson()));
     m->snapshots.push_back(std::move(s));
     return m->snapshots.back().info;
 }

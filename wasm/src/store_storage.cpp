@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "store_impl.hpp"
+#include "syncore/msgpack.hpp"
 
 namespace syncore {
 
@@ -60,9 +61,7 @@ void checkStrings(const Value &v, const char *what) {
 }
 
 Value parseMsgpack(const Bytes &b, const char *what) {
-    Value v =
-        Value::from_msgpack(b.data(), b.data() + b.size(), true,
-                            false); // the same instantiation as protocol.cpp: one MessagePack reader in the module
+    Value v = fromMsgpack(b.data(), b.size());
     if (v.is_discarded())
         fail(ErrorCode::Decode, std::string(what) + " is not valid MessagePack");
     checkStrings(v, what);
@@ -111,7 +110,7 @@ Bytes Store::Impl::encodeMeta() const {
     Value meta{{"format", 1},          {"site", sites[0].hex()}, {"schemaVersion", schemaVersion},
                {"seq", seq},           {"hlc", clock.last()},    {"journalStart", journal.segment() + 1},
                {"policies", policies}, {"conflicts", cs},        {"snapshots", snaps}};
-    return Value::to_msgpack(meta);
+    return toMsgpack(meta);
 }
 
 uint32_t Store::Impl::loadMeta(const Bytes &payload) {

@@ -1,0 +1,7 @@
+// libFuzzer target: see runMsgpack() in fuzz_harness.hpp for what is checked.
+#include "fuzz_harness.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    fuzz::runMsgpack(data, size);
+    return 0;
+}
