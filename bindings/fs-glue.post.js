@@ -16,6 +16,21 @@ Module['mountNode'] = function (path, hostDir) { syncoreMount(NODEFS, path, { 'r
 
 Module['unmount'] = function (path) { FS.unmount(path); };
 
+// NODEFS has no fsync of its own: emscripten's fd_sync calls stream_ops.fsync when there is one, and
+// otherwise does nothing. A store opened with {fsync: true} (the relay's) then gets its journal records
+// and its state file onto the disk, not only into the OS's cache. 29 is WASI's EIO.
+if (typeof NODEFS !== 'undefined' && NODEFS.stream_ops && !NODEFS.stream_ops.fsync) {
+  NODEFS.stream_ops.fsync = function (stream) {
+    if (stream.nfd === undefined || stream.nfd === null || !require) return 0;
+    try {
+      require('fs')['fsyncSync'](stream.nfd);
+      return 0;
+    } catch (e) {
+      return 29;
+    }
+  };
+}
+
 /** populate=true: IndexedDB -> memory (on open); false: memory -> IndexedDB. Resolves when done. */
 Module['syncMount'] = function (path, populate) {
   return new Promise(function (resolve, reject) {

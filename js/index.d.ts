@@ -43,6 +43,10 @@ export interface OpenStoreOptions {
   name: string;
   /** Node: persist in this directory. Without it (and outside a browser) the store lives in memory. */
   directory?: string;
+  /** Node, with directory: each write (journal record) and each compacted state file is fsynced before the
+   *  write resolves: durable against a machine crash, not only a process crash (about 2 ms a write on a
+   *  typical SSD). Default false. */
+  fsync?: boolean;
   /** 'auto' (default): IndexedDB in browsers, the directory if given, else memory. */
   storage?: 'auto' | 'memory' | 'indexeddb' | 'directory';
   collections?: Record<string, CollectionOptions>;

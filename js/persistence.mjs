@@ -71,7 +71,7 @@ class NodePersistence extends Persistence {
     this.m = m;
     this.hostDir = hostDir;
   }
-  static async open(m, directory) {
+  static async open(m, directory, fsync = false) {
     const proc = globalThis.process;
     const fs = proc?.getBuiltinModule?.('fs');
     const path = proc?.getBuiltinModule?.('path');
@@ -82,11 +82,16 @@ class NodePersistence extends Persistence {
       fs.mkdirSync(hostDir, { recursive: true });
       const mountPath = `/node/${++NodePersistence.mounts}`;
       m.mountNode(mountPath, hostDir);
-      return new NodePersistence(m, hostDir, mountPath);
+      const p = new NodePersistence(m, hostDir, mountPath);
+      p.fsync = fsync;
+      return p;
     } catch (err) {
       openDirectories.delete(`node:${hostDir}`);
       throw err;
     }
+  }
+  coreOptions() {
+    return { directory: this.directory, fsync: this.fsync };
   }
   written() {
     // NODEFS writes through to the host file system inside the core's call.
@@ -261,7 +266,7 @@ export async function openPersistence(m, name, options) {
       if (typeof options.directory !== 'string' || options.directory === '') {
         throw new TypeError("openStore: 'directory' must be a non-empty path");
       }
-      return NodePersistence.open(m, options.directory);
+      return NodePersistence.open(m, options.directory, options.fsync === true);
     default:
       return IndexedDbPersistence.open(m, name, options);
   }

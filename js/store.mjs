@@ -62,6 +62,9 @@ function checkOptions(options) {
     throw new RangeError(`openStore: 'schemaVersion' must be an integer from 0 to 4294967295, got ${describe(v)}${typeof v === 'number' ? ` (${v})` : ''}`);
   }
   if (options.migrate !== undefined) checkFunction(options.migrate, "openStore: 'migrate'");
+  if (options.fsync !== undefined && (typeof options.fsync !== 'boolean' || options.directory == null)) {
+    throw typeError(`openStore: 'fsync' is a boolean for a store in a 'directory' (Node), got ${describe(options.fsync)}`);
+  }
   if (options.relay !== undefined) {
     const urls = Array.isArray(options.relay) ? options.relay : [options.relay];
     if (!urls.length || urls.some((u) => typeof u !== 'string' || !/^(wss?|https?):\/\/[^/]+/.test(u))) {

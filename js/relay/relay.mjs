@@ -460,7 +460,7 @@ export class Relay {
         const dir = path.join(this.dataDir, safeSegment(tenant), safeSegment(name));
         fs.mkdirSync(dir, { recursive: true });
         ch.dir = dir;
-        ch.store = await openStore({ name: key, directory: dir });
+        ch.store = await openStore({ name: key, directory: dir, fsync: this.fsync });
         if (ch.store.openReport?.damaged) this.log(`channel ${key}: stored data was damaged and cut back: ${ch.store.openReport.message}`);
       }
       ch.store.on('error', (err) => this.log(`channel ${key}: ${err.message}`));
@@ -689,26 +689,22 @@ export class Relay {
     ch.queue.then(() => this._closeChannel(ch)).catch(() => {});
   }
 
-  /** Flushes the channel's newest journal segment (and, when it is new, the directory) to the disk. */
+  /** The store fsyncs its journal records and state file itself (openStore({fsync})); what it cannot
+   *  do through NODEFS is fsync the directory, so that a new journal segment, or the state file renamed
+   *  into place by a compaction, is found after a machine crash. Done here when either changed. */
   _fsync(ch) {
     if (!this.fsync) return;
-    const names = fs.readdirSync(ch.dir).filter((n) => /^journal-\d+\.log$/.test(n)).sort();
-    const last = names.at(-1);
-    if (!last) return;
-    const fd = fs.openSync(path.join(ch.dir, last), 'r');
+    const names = fs.readdirSync(ch.dir);
+    const segment = names.filter((n) => /^journal-\d+\.log$/.test(n)).sort().at(-1) ?? null;
+    const state = names.includes('syncore.state') ? fs.statSync(path.join(ch.dir, 'syncore.state')).ino : null;
+    if (segment === ch.segment && state === ch.stateIno) return;
+    ch.segment = segment;
+    ch.stateIno = state;
+    const dfd = fs.openSync(ch.dir, 'r');
     try {
-      fs.fsyncSync(fd);
+      fs.fsyncSync(dfd);
     } finally {
-      fs.closeSync(fd);
-    }
-    if (ch.segment !== last) {
-      ch.segment = last; // a new file: its directory entry must be on the disk too
-      const dfd = fs.openSync(ch.dir, 'r');
-      try {
-        fs.fsyncSync(dfd);
-      } finally {
-        fs.closeSync(dfd);
-      }
+      fs.closeSync(dfd);
     }
   }
 

@@ -160,6 +160,7 @@ describe('relay', () => {
 
   test("connect: false opens offline; 'conflicts' follows the open records; conflict stamps carry a time; disconnect() clears presence", async () => {
     await assert.rejects(client('bad-connect', { connect: 'no' }), /'connect' must be a boolean/);
+    await assert.rejects(openStore({ name: 'no-dir', storage: 'memory', fsync: true }), /'fsync' is a boolean for a store in a 'directory'/);
     const a = await client('cf-a', { channel: 'cf', collections: { cards: { conflicts: 'manual' } } });
     const b = await client('cf-b', { channel: 'cf', collections: { cards: { conflicts: 'manual' } }, connect: false });
     await sleep(300);
@@ -756,19 +757,28 @@ describe('relay', () => {
     assert.ok(c.collection('cards').get('i1'), 'opened again from the data directory');
   });
 
-  test('a batch is fsynced to the disk before its ack (NODEFS has no fsync of its own)', async () => {
+  test('a batch is fsynced to the disk before its ack, and a compacted state file too (NODEFS has no fsync of its own)', async () => {
     const s = await client('fsync-w', { channel: 'fsync' });
     await s.sync();
     const real = fs.fsyncSync;
-    const synced = [];
+    const synced = []; // the paths of the files fsynced (Linux: /proc/self/fd)
     fs.fsyncSync = (fd) => {
-      synced.push(fd);
+      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
       return real(fd);
     };
     try {
       await s.collection('cards').put({ id: 'durable' });
       await s.sync(); // resolves on the ack
-      assert.ok(synced.length >= 1, 'fsync ran before the ack');
+      assert.ok(synced.some((p) => /\/fsync\/journal-\d+\.log$/.test(p)), `the channel's journal was fsynced before the ack (${synced})`);
+      synced.length = 0;
+      // a compaction writes the state file (temporary file, fsync, rename) and starts a new segment
+      const ch = relay.channels.get('acme/fsync');
+      ch.store._core.call('compact');
+      assert.ok(synced.some((p) => /\/fsync\/syncore\.state/.test(p)), `the new state file was fsynced (${synced})`);
+      synced.length = 0;
+      await s.collection('cards').put({ id: 'after-compaction' });
+      await s.sync();
+      assert.ok(synced.some((p) => /\/fsync$/.test(p)), `the directory was fsynced after the rename and the new segment (${synced})`);
     } finally {
       fs.fsyncSync = real;
     }
