@@ -369,8 +369,9 @@ export class SyncClient {
 
   /** Sends batches that together bring the relay up to our current vector (from relayHave). Only the
    *  last one's ack proves that: acks come in order, and a refusal in between moves `gen` on. */
-  _sendGroup(batches, vector = copyVector(this._mine())) {
-    if (!batches.length) return;
+  _sendGroup(batches, vector = null) {
+    if (!batches.length) return; // (the common answer to an end: nothing to send, nothing to copy)
+    vector ??= copyVector(this._mine());
     batches.forEach((data, i) => {
       const k = ++this.batch;
       this.inflight.set(k, { gen: this.gen, vector: i === batches.length - 1 ? vector : null });

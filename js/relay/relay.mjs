@@ -544,7 +544,10 @@ export class Relay {
       ch.pgSeq = seq;
       this.metrics.inc('syncore_postgres_batches_read_total');
       if (before && (res.raised.length || res.rowsApplied)) {
-        const collections = Object.keys(changeSetInfo(this.m, data).collections);
+        // which collections it touches matters only to subscribers that sync some collections: decode
+        // the batch a second time only for them
+        const filtered = [...ch.subs].some((sub) => sub.collections.length);
+        const collections = filtered ? Object.keys(changeSetInfo(this.m, data).collections) : [];
         this._fanOutSince(ch, before, null, collections, r.checkpoint?.data === data ? null : data);
       }
     };
@@ -961,37 +964,22 @@ export class Relay {
     } catch (err) {
       throw new RelayError('clock-skew', `batch ${msg.batch}: ${err.message} (the relay allows ${this.limits.clockSkewMs} ms); check the device clock`);
     }
-    if (this.pg) return this._pgGroup(ch, conn, msg, info);
-    await this._enqueue(ch, async () => {
-      const before = ch.store.replication.vector();
-      let r;
-      try {
-        r = await ch.store.replication.apply(msg.data); // journaled (NODEFS, write-through) when it returns
-      } catch (err) {
-        throw new RelayError('bad-changes', `batch ${msg.batch} was refused: ${err.message}; nothing was applied`);
-      }
-      // on the disk, not only in the OS's cache (fsync), or committed to PostgreSQL, before the ack; a
-      // batch that brought nothing new is already wherever the rest is
-      await this._persist(ch, () => (r.raised.length || r.rowsApplied ? [msg.data] : []));
-      this.metrics.inc('syncore_changes_in_total', info.rows);
-      this._send(conn, { t: 'ack', batch: msg.batch });
-      this._fanOutSince(ch, before, conn, Object.keys(info.collections), msg.data);
-    });
+    return this._commitBatch(ch, conn, msg, info);
   }
 
-  /** PostgreSQL: group commit. Batches that arrive on a channel while its previous group is being committed
-   *  wait together; the next group applies them one by one, commits the ones that brought something new
-   *  in one statement, then acknowledges and fans out each. One commit's round trip is then shared by
-   *  every connection writing to the channel at that moment. */
-  _pgGroup(ch, conn, msg, info) {
+  /** Group commit. Batches that arrive on a channel while its previous group is being made durable wait
+   *  together; the next group applies them one by one, makes the ones that brought something new durable
+   *  at once (fsync, or one PostgreSQL statement), then acknowledges and fans out each. One commit is
+   *  then shared by every connection writing to the channel at that moment. */
+  _commitBatch(ch, conn, msg, info) {
     return new Promise((resolve, reject) => {
       const group = (ch.group ??= []);
       group.push({ conn, msg, info, resolve, reject });
-      if (group.length === 1) this._enqueue(ch, () => this._pgCommitGroup(ch));
+      if (group.length === 1) this._enqueue(ch, () => this._commitGroup(ch));
     });
   }
 
-  async _pgCommitGroup(ch) {
+  async _commitGroup(ch) {
     const items = ch.group;
     ch.group = []; // what arrives from now on is the next group
     if (ch.broken) {
@@ -1013,7 +1001,8 @@ export class Relay {
       applied.push({ ...it, before, r });
     }
     try {
-      // a batch that brought nothing new is already in the database with the rest
+      // on the disk (fsync) or committed to PostgreSQL before the ack; a batch that brought nothing new
+      // is already wherever the rest is
       await this._persist(ch, () => applied.filter((a) => a.r.raised.length || a.r.rowsApplied).map((a) => a.msg.data));
     } catch (err) {
       for (const a of applied) a.reject(err);
