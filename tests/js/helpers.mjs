@@ -1,5 +1,6 @@
 // Helpers shared by the node:test files of the package (tests/js/*.test.mjs).
 import assert from 'node:assert/strict';
+import { SignJWT } from 'jose';
 import { openStore } from '../../js/index.mjs';
 
 export const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -101,4 +102,37 @@ export async function rejectsWith(fn, expected) {
 
 export function throwsWith(fn, expected) {
   assert.throws(fn, (err) => checkError(err, expected));
+}
+
+/** Polls fn() (sync or async) until it is true; throws naming `what` after ms. */
+export async function until(fn, what, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** p, or an error naming `what` after ms. */
+export async function withTimeout(p, ms, what) {
+  let t;
+  const timeout = new Promise((_, reject) => {
+    t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+/** An HS256 relay token signed with `secret`: tenant acme, editor on every channel, subject ada, unless
+ *  `claims` says otherwise. */
+export function signToken(secret, claims = {}, { exp = '1h' } = {}) {
+  return new SignJWT({ tenant: 'acme', channels: { '*': 'editor' }, ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(claims.sub ?? 'ada')
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
 }

@@ -7,42 +7,17 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { SignJWT } from 'jose';
 import { openStore } from '../../js/index.mjs';
 import { createRelay } from '../../js/relay/relay.mjs';
 import { MIGRATIONS } from '../../js/relay/postgres.mjs';
-import { seeded, sleep } from '../js/helpers.mjs';
+import { seeded, signToken, sleep, until as waitUntil, withTimeout } from '../js/helpers.mjs';
 import { startPostgres } from '../support/postgres.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SECRET = 'test-secret-of-the-postgres-tests';
-const key = new TextEncoder().encode(SECRET);
 
-async function token(claims = {}) {
-  return new SignJWT({ tenant: 'acme', channels: { '*': 'editor' }, ...claims })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('ada')
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(key);
-}
-
-async function until(fn, what, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function withTimeout(p, ms, what) {
-  let t;
-  try {
-    return await Promise.race([p, new Promise((_, reject) => (t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(t);
-  }
-}
+const token = (claims = {}) => signToken(SECRET, claims);
+const until = (fn, what, ms = 15_000) => waitUntil(fn, what, ms);
 
 let cluster;
 let dbs = 0;

@@ -13,42 +13,14 @@ import { openStore } from '../../js/index.mjs';
 import { loadCore } from '../../js/core.mjs';
 import { decodeFrame, encodeFrame } from '../../js/protocol.mjs';
 import { createRelay, roleFor } from '../../js/relay/relay.mjs';
-import { seeded, sleep } from '../js/helpers.mjs';
+import { seeded, signToken, sleep, until, withTimeout } from '../js/helpers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SECRET = 'test-secret-of-the-relay-tests';
 const key = new TextEncoder().encode(SECRET);
 const tmp = (name) => fs.mkdtempSync(path.join(os.tmpdir(), `syncore-${name}-`));
 
-async function token(claims, { secret = key, exp = '1h' } = {}) {
-  return new SignJWT({ tenant: 'acme', channels: { '*': 'editor' }, ...claims })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(claims.sub ?? 'ada')
-    .setIssuedAt()
-    .setExpirationTime(exp)
-    .sign(secret);
-}
-
-/** Polls until fn() is true (or fails after ms). */
-async function until(fn, what, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function withTimeout(p, ms, what) {
-  let t;
-  const timeout = new Promise((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(t);
-  }
-}
+const token = (claims, { secret = key, exp = '1h' } = {}) => signToken(secret, claims, { exp });
 
 /** The syncore-relay command in a child process on a free port; resolves to {child, port}. */
 async function relayProcess(dir) {
