@@ -14,14 +14,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from './harness.mjs';
 import { rng, workloadDocs } from './workload.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-  if (!m) throw new Error(`bad argument ${a}`);
-  return [m[1], m[2] ?? '1'];
-}));
+const args = parseArgs();
 const DOCS = Number(args.docs ?? 100_000);
 const SEED = Number(args.seed ?? 20240611);
 // A loop of single-field updates stops after this long and its time is extrapolated (Automerge's change()

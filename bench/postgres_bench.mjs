@@ -23,20 +23,16 @@
 //
 //   node bench/postgres_bench.mjs [--configs=dir,pg1,pg2] [--duration=15000] [--tput-duration=10000]
 //        [--clients=40] [--writers=8] [--interval=500] [--drain=5000] [--json=build-bench/postgres.json]
-import { fork, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Child, cpuMs, parseArgs, publish, sleep, until, withTimeout } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-  if (!m) throw new Error(`bad argument ${a}`);
-  return [m[1], m[2] ?? '1'];
-}));
+const args = parseArgs();
 const HOST = '127.0.0.1';
 const ROUND = 50; // documents a throughput writer puts before each sync()
 const WARMUP_MS = 2000;
@@ -49,27 +45,8 @@ const CONFIGS = {
   pg2: { key: 'pg2', label: '2 relays, PostgreSQL', relays: 2, storage: 'pg' },
 };
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(what, pred, timeoutMs, stepMs = 20) {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
-async function withTimeout(p, ms, what) {
-  let t;
-  try {
-    return await Promise.race([p, new Promise((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(t);
-  }
-}
 function send(msg) {
   process.send(msg);
-}
-function cpuMs(u) {
-  return (u.user + u.system) / 1000;
 }
 const quantile = (a, p) => (a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))] : NaN);
 
@@ -283,77 +260,8 @@ async function runClientsRole() {
 }
 
 // ========================================================================================= driver
-const children = new Set(); // every live child, for the hard bound
-
-class Child {
-  constructor(role, extra, lifeMs, onEvent = () => false) {
-    this.role = role;
-    this.proc = fork(SELF, [`--role=${role}`, `--life=${lifeMs}`, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    children.add(this);
-    this.queue = [];
-    this.waiters = [];
-    this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
-    this.proc.on('message', (m) => {
-      if (onEvent(m)) return;
-      const i = this.waiters.findIndex((w) => w.ev === m.ev);
-      if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
-      else this.queue.push(m);
-    });
-    this.exited.then(({ code, sig }) => {
-      children.delete(this);
-      clearTimeout(this.killer);
-      for (const w of this.waiters.splice(0)) w.reject(new Error(`the ${role} child exited (${code ?? sig}) while waiting for ${w.ev}`));
-    });
-    // a hard bound on the child's life
-    this.killer = setTimeout(() => this.kill(), lifeMs);
-  }
-
-  wait(ev, timeoutMs) {
-    const i = this.queue.findIndex((m) => m.ev === ev);
-    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]);
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-      return Promise.reject(new Error(`the ${this.role} child has exited (${this.proc.exitCode ?? this.proc.signalCode}); waiting for ${ev}`));
-    }
-    return new Promise((resolve, reject) => {
-      const w = { ev, resolve, reject };
-      this.waiters.push(w);
-      const timer = setTimeout(() => {
-        const j = this.waiters.indexOf(w);
-        if (j >= 0) this.waiters.splice(j, 1);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${ev} from the ${this.role} child`));
-      }, timeoutMs);
-      w.resolve = (m) => {
-        clearTimeout(timer);
-        resolve(m);
-      };
-      w.reject = (err) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-    });
-  }
-
-  send(m) {
-    if (this.proc.connected) this.proc.send(m);
-  }
-
-  get alive() {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
-  kill() {
-    if (this.alive) this.proc.kill('SIGKILL');
-  }
-
-  async end(ms = 5000) {
-    const r = await Promise.race([this.exited, sleep(ms).then(() => null)]);
-    if (!r) this.kill();
-    await this.exited;
-  }
-}
-
 async function startRelay(storage, lifeMs) {
-  const r = new Child('relay', [`--opts=${JSON.stringify(storage)}`], lifeMs);
+  const r = new Child(SELF, 'relay', [`--opts=${JSON.stringify(storage)}`], { lifeMs });
   try {
     const m = await r.wait('listening', 30_000);
     r.port = m.port;
@@ -460,7 +368,7 @@ async function runConfig(cfg, o, cluster) {
   try {
     for (let i = 0; i < cfg.relays; i++) relays.push(await startRelay(storage, lifeMs));
     const urls = relays.map((r) => `ws://${HOST}:${r.port}`);
-    const clients = new Child('clients', [], lifeMs, onEvent);
+    const clients = new Child(SELF, 'clients', [], { lifeMs, onEvent });
     let result;
     try {
       clients.send({ urls, clients: o.clients, intervalMs: o.intervalMs, durationMs: o.durationMs, drainMs: o.drainMs, writers: o.writers, tputDurationMs: o.tputDurationMs });
@@ -579,14 +487,7 @@ async function main(o) {
     { label: 'fan-out latency p99, all deliveries', unit: 'ms', values: Object.fromEntries(runs.map((r) => [r.label, Number(r.latency.p99.toFixed(1))])) },
   ];
 
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((rw) => String(rw[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  console.log(`\npostgres_bench: node ${process.version}, ${cores} cores, ${f(totalS, 0)} s`);
-  console.log(line(header));
-  for (const rw of rows) console.log(line(rw));
-  for (const nt of notes) console.log(`- ${nt}`);
-
-  const json = {
+  publish('postgres_bench', {
     name: 'postgres',
     title: 'Relays on one PostgreSQL: 2 relays against 1, and the data directory',
     header,
@@ -594,11 +495,7 @@ async function main(o) {
     notes,
     chart,
     raw: { runs, ratios, cores, options: o },
-  };
-  const jsonPath = args.json ?? path.join(HERE, '..', 'build-bench', 'postgres.json');
-  fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
-  fs.writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
-  say(`wrote ${path.relative(process.cwd(), jsonPath)}`);
+  }, { totalS, jsonPath: args.json });
 }
 
 if (args.role === 'relay' || args.role === 'clients') {
@@ -624,12 +521,12 @@ if (args.role === 'relay' || args.role === 'clients') {
   const boundMs = 60_000 + o.configs.length * perConfig;
   setTimeout(() => {
     say(`the whole run exceeded its bound (${Math.round(boundMs / 1000)} s); stopping`);
-    for (const c of children) c.kill();
+    for (const c of Child.live) c.kill();
     process.exit(2); // tests/support/postgres.mjs stops and removes the cluster on exit
   }, boundMs);
   main(o).then(() => process.exit(0), (err) => {
     say(`FAILED: ${err.message}`);
-    for (const c of children) c.kill();
+    for (const c of Child.live) c.kill();
     process.exit(1);
   });
 }

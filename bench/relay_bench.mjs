@@ -20,38 +20,23 @@
 //        [--systems=syncore,bare-ws,y-websocket] [--sync-docs=100000] [--skip-sync] [--skip-fanout]
 //        [--syncore-clients=frame|store] [--json=build-bench/relay.json]
 // --configs: clients:interval-ms pairs (interval between two writes of one client).
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Child, cpuMs, parseArgs, publish, sleep, until } from './harness.mjs';
 import { workloadDocs } from './workload.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-  if (!m) throw new Error(`bad argument ${a}`);
-  return [m[1], m[2] ?? '1'];
-}));
+const args = parseArgs();
 const HOST = '127.0.0.1';
+const BIG_HEAP = ['--max-old-space-size=8192'];
 const CHANNEL = 'bench';
 const SEED = 20240611;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(what, pred, timeoutMs, stepMs = 20) {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
 function send(msg) {
   process.send(msg);
-}
-function cpuMs(u) {
-  return (u.user + u.system) / 1000;
 }
 
 // ========================================================================================= servers
@@ -574,61 +559,8 @@ async function runClientsRole() {
 }
 
 // ========================================================================================== driver
-class Child {
-  constructor(role, extra, timeoutMs) {
-    this.proc = fork(SELF, [`--role=${role}`, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=8192'] });
-    this.queue = [];
-    this.waiters = [];
-    this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
-    this.proc.on('message', (m) => {
-      const i = this.waiters.findIndex((w) => w.ev === m.ev);
-      if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
-      else this.queue.push(m);
-    });
-    this.exited.then(({ code, sig }) => {
-      for (const w of this.waiters.splice(0)) w.reject(new Error(`${role} child exited (${code ?? sig}) while waiting for ${w.ev}`));
-    });
-    // a hard bound on the child's life
-    this.killer = setTimeout(() => this.kill(), timeoutMs);
-  }
-
-  wait(ev, timeoutMs) {
-    const i = this.queue.findIndex((m) => m.ev === ev);
-    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const w = { ev, resolve, reject };
-      this.waiters.push(w);
-      const timer = setTimeout(() => {
-        const j = this.waiters.indexOf(w);
-        if (j >= 0) this.waiters.splice(j, 1);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${ev}`));
-      }, timeoutMs);
-      const done = w.resolve;
-      w.resolve = (m) => {
-        clearTimeout(timer);
-        done(m);
-      };
-    });
-  }
-
-  send(m) {
-    if (this.proc.connected) this.proc.send(m);
-  }
-
-  kill() {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
-  }
-
-  async end(ms = 5000) {
-    const r = await Promise.race([this.exited, sleep(ms).then(() => null)]);
-    if (!r) this.kill();
-    clearTimeout(this.killer);
-    await this.exited;
-  }
-}
-
 async function startServer(system, opts = {}) {
-  const s = new Child('server', [`--system=${system}`, `--opts=${JSON.stringify(opts)}`], opts.lifeMs ?? 10 * 60_000);
+  const s = new Child(SELF, 'server', [`--system=${system}`, `--opts=${JSON.stringify(opts)}`], { lifeMs: opts.lifeMs ?? 10 * 60_000, execArgv: BIG_HEAP });
   const m = await s.wait('listening', 120_000);
   s.port = m.port;
   s.dataDir = m.dataDir;
@@ -648,7 +580,7 @@ async function stopServer(s) {
 }
 
 async function clientsTask(o, timeoutMs, onWindow) {
-  const c = new Child('clients', [], timeoutMs + 10_000);
+  const c = new Child(SELF, 'clients', [], { lifeMs: timeoutMs + 10_000, execArgv: BIG_HEAP });
   c.send(o);
   try {
     if (onWindow) {
@@ -840,14 +772,7 @@ async function main() {
     `node ${process.version}; whole run ${f(totalS, 0)} s.`,
   );
 
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  console.log(`\nrelay_bench: node ${process.version}, ${os.cpus().length} cores, ${f(totalS, 0)} s`);
-  console.log(line(header));
-  for (const row of rows) console.log(line(row));
-  for (const n of notes) console.log(`- ${n}`);
-
-  const json = {
+  publish('relay_bench', {
     name: 'relay',
     title: 'The relay under load: fan-out and initial sync, beside a bare ws broadcast server and y-websocket',
     header,
@@ -855,11 +780,7 @@ async function main() {
     notes,
     chart,
     raw: { runs, syncs, sizes, options: o },
-  };
-  const jsonPath = args.json ?? path.join(HERE, '..', 'build-bench', 'relay.json');
-  fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
-  fs.writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
-  process.stderr.write(`relay_bench: wrote ${path.relative(process.cwd(), jsonPath)}\n`);
+  }, { totalS, jsonPath: args.json });
 }
 
 if (args.role === 'server') {
