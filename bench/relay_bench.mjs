@@ -168,7 +168,8 @@ async function adapter(system, url, onDelivery, counter, mode) {
         const sendChanges = (data) => {
           if (c.live && c.ws.readyState === 1 && data.length) c.ws.send(encodeFrame(m, { t: 'changes', batch: ++c.batch, data }));
         };
-        store._sync = { local: sendChanges, close() {}, error: null }; // the commit hook SyncClient uses
+        // the hooks a Store calls on its SyncClient: local commits go out as frames, the rest is not needed here
+        store._sync = { local: sendChanges, mirror() {}, absorbed() {}, refresh() {}, close() {}, error: null };
         store.on('error', (err) => counter.errors.push(`client ${i}: ${err.message}`));
         store.on('change', ({ collection, ids, source }) => {
           if (source !== 'remote' || collection !== 'tasks') return;
