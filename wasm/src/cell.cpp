@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include "pool.hpp"
 #include "syncore/error.hpp"
 #include "value_format.hpp"
 
@@ -229,7 +230,7 @@ Reader readerOf(std::string_view b) { return Reader(reinterpret_cast<const uint8
 
 void Cell::release() noexcept {
     if ((m_kind == Kind::Str || m_kind == Kind::Packed) && m_n > kInline)
-        std::free(m_v.p);
+        pool::release(m_v.p, m_n);
     m_kind = Kind::Null;
     m_n = 0;
     m_v.i = 0;
@@ -240,9 +241,7 @@ void Cell::setBytes(Kind k, const char *p, size_t n) {
         fail(ErrorCode::LimitExceeded, "value larger than 4 GiB");
     release();
     if (n > kInline) {
-        char *mem = static_cast<char *>(std::malloc(n));
-        if (!mem)
-            throw std::bad_alloc();
+        char *mem = static_cast<char *>(pool::acquire(n));
         std::memcpy(mem, p, n);
         m_v.p = mem;
     } else if (n > 0) {

@@ -40,18 +40,8 @@ class RleReader {
   public:
     RleReader(Reader r, size_t total, const char *what) : m_r(r), m_left(total), m_what(what) {}
     uint64_t next() {
-        if (m_run == 0) {
-            if (m_left == 0)
-                fail(ErrorCode::Decode, std::string("column ") + m_what + " has too many values");
-            uint64_t h = m_r.varint(m_what);
-            m_literal = h & 1;
-            m_run = h >> 1;
-            if (m_run == 0 || m_run > m_left)
-                fail(ErrorCode::Decode, std::string("bad run length in column ") + m_what);
-            m_left -= m_run;
-            if (!m_literal)
-                m_value = m_r.varint(m_what);
-        }
+        if (m_run == 0)
+            header();
         --m_run;
         return m_literal ? m_r.varint(m_what) : m_value;
     }
@@ -61,6 +51,19 @@ class RleReader {
     }
 
   private:
+    // The next run's or literal group's header (out of line: next() is on every row's path).
+    void header() {
+        if (m_left == 0)
+            fail(ErrorCode::Decode, std::string("column ") + m_what + " has too many values");
+        uint64_t h = m_r.varint(m_what);
+        m_literal = h & 1;
+        m_run = h >> 1;
+        if (m_run == 0 || m_run > m_left)
+            fail(ErrorCode::Decode, std::string("bad run length in column ") + m_what);
+        m_left -= m_run;
+        if (!m_literal)
+            m_value = m_r.varint(m_what);
+    }
     Reader m_r;
     size_t m_left;
     const char *m_what;

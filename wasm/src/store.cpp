@@ -75,10 +75,13 @@ void checkDocId(const std::string &id) {
         fail(ErrorCode::InvalidArgument, "document id is not valid UTF-8");
 }
 
+// name == "id" without libstdc++'s out-of-line compare(const char *) (a strlen and a call per field).
+bool isIdKey(const std::string &name) { return name.size() == 2 && name[0] == 'i' && name[1] == 'd'; }
+
 void checkFieldName(const std::string &name) {
     if (!isValidUtf8(name))
         fail(ErrorCode::InvalidArgument, "a field name is not valid UTF-8");
-    if (name == "id")
+    if (isIdKey(name))
         fail(ErrorCode::InvalidArgument, "'id' is the document id, not a field that can be changed");
 }
 } // namespace
@@ -511,7 +514,7 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
         fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
     std::vector<NewField> &fields = scratchFields();
     for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (it.key() != "id") {
+        if (!isIdKey(it.key())) {
             checkFieldName(it.key());
             validateValue(it.value(), it.key());
             fields.push_back({internField(it.key()), 0, Cell::of(it.value())}); // name order: Value's own
@@ -526,7 +529,7 @@ void Store::Impl::txPutJson(const std::string &coll, const char *json, size_t si
     bool hasId = false;
     uint32_t pos = 0;
     forEachJsonMember(json, size, "document", [&](const std::string &key, const JsonSpan &v) {
-        if (key == "id") {
+        if (isIdKey(key)) {
             if (!v.plainString && (v.size == 0 || v.data[0] != '"'))
                 fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
             id = v.plainString ? std::string(v.data + 1, v.size - 2)

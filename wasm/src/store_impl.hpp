@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "pool.hpp"
 #include "syncore/cell.hpp"
 #include "syncore/journal.hpp"
 #include "syncore/store.hpp"
@@ -34,13 +35,17 @@ struct CounterState {
     double total = 0;
 };
 
+// A document's rows: small arrays, so they come from the size-class pool (pool.hpp).
+using FieldVec = std::vector<FieldState, pool::Allocator<FieldState>>;
+using CounterVec = std::vector<CounterState, pool::Allocator<CounterState>>;
+
 struct DocState {
     std::string id;
     uint32_t epoch = 0; // effective causal length: max of the Cl row and every live row's epoch
     Stamp cl;           // the Cl row (epoch = causal length); zero if none seen
     uint64_t clSeq = 0;
-    std::vector<FieldState> fields;
-    std::vector<CounterState> counters;
+    FieldVec fields;
+    CounterVec counters;
     uint64_t txnMark = 0;  // the local transaction that last touched this document (undo bookkeeping)
     uint64_t copyMark = 0; // the local transaction that saved a whole copy of it for undo
 

@@ -268,12 +268,16 @@ Bytes Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>>
     for (const uint32_t ci : touchedColls) {
         const CollectionState &c = colls[ci];
         size_t pi = b.partIndex(c.name);
-        size_t nDocs = 0;
+        size_t nDocs = 0, nRows = 0; // rows at most: a bulk insert's would otherwise grow the vector ~20 times
         for (const auto &touched : docs)
-            nDocs += touched.first == ci;
+            if (touched.first == ci) {
+                const DocState &d = c.docs[touched.second];
+                ++nDocs;
+                nRows += 1 + d.fields.size() + d.counters.size();
+            }
         if (nDocs > 256)
             b.dense(pi, c.docs.size());
-        b.reserve(pi, nDocs);
+        b.reserve(pi, nRows);
         for (const auto &touched : docs) {
             if (touched.first != ci)
                 continue;

@@ -155,6 +155,16 @@ bool isValidUtf8(const char *s, size_t n) {
     const auto *p = reinterpret_cast<const unsigned char *>(s);
     size_t i = 0;
     while (i < n) {
+        // ASCII eight bytes at a time (most text is), then one character at a time.
+        while (n - i >= 8) {
+            uint64_t word;
+            std::memcpy(&word, p + i, 8);
+            if (word & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = p[i];
         if (c < 0x80) {
             ++i;
@@ -299,28 +309,78 @@ void StringTable::countValue(const Value &v) {
     }
 }
 
+uint32_t StringTable::hashOf(std::string_view s) {
+    uint64_t h = 0xcbf29ce484222325ull; // FNV-1a (strings here are at most kMaxLength bytes)
+    for (unsigned char ch : s)
+        h = (h ^ ch) * 0x100000001b3ull;
+    return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+void StringTable::grow() {
+    std::vector<Slot> old;
+    old.swap(m_slots);
+    m_slots.resize(old.empty() ? 64 : old.size() * 2);
+    const size_t mask = m_slots.size() - 1;
+    for (const Slot &o : old)
+        if (o.n) {
+            size_t i = o.hash & mask;
+            while (m_slots[i].n)
+                i = (i + 1) & mask;
+            m_slots[i] = o;
+        }
+}
+
+StringTable::Slot &StringTable::slot(std::string_view s) {
+    if ((m_used + 1) * 2 > m_slots.size())
+        grow();
+    const uint32_t h = hashOf(s);
+    const size_t mask = m_slots.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        Slot &e = m_slots[i];
+        if (!e.n) {
+            e.p = s.data();
+            e.n = static_cast<uint32_t>(s.size());
+            e.hash = h;
+            ++m_used;
+            return e;
+        }
+        if (e.hash == h && e.n == s.size() && std::memcmp(e.p, s.data(), s.size()) == 0)
+            return e;
+    }
+}
+
 void StringTable::build() {
     std::vector<std::pair<uint32_t, std::string_view>> repeated;
-    for (auto &[s, n] : m_counts)
-        if (n >= 2 && s.size() >= 2)
-            repeated.push_back({n, s});
+    for (const Slot &e : m_slots)
+        if (e.n && e.count >= 2)
+            repeated.push_back({e.count, std::string_view(e.p, e.n)});
     // Most used first, so the common strings get one-byte indexes; ties by text for determinism.
     std::sort(repeated.begin(), repeated.end(), [](const auto &a, const auto &b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
-    m_strings.reserve(repeated.size()); // no reallocation: the index views these strings
-    for (auto &[n, s] : repeated) {
+    m_strings.reserve(repeated.size()); // no reallocation: the slots view these strings
+    for (auto &[n, s] : repeated)
         m_strings.emplace_back(s);
-        m_index.emplace(std::string_view(m_strings.back()), static_cast<uint32_t>(m_strings.size() - 1));
-    }
-    m_counts.clear();
+    // From here on the slots hold only the indexed strings, viewing the table's own copies (the
+    // counted views may not outlive build()).
+    m_slots.clear();
+    m_used = 0;
+    for (size_t k = 0; k < m_strings.size(); ++k)
+        slot(m_strings[k]).index = static_cast<int32_t>(k);
 }
 
 int64_t StringTable::find(std::string_view s) const {
-    if (m_index.empty() || s.size() < 2 || s.size() > kMaxLength)
+    if (m_strings.empty() || s.size() < 2 || s.size() > kMaxLength)
         return -1;
-    auto it = m_index.find(s);
-    return it == m_index.end() ? -1 : static_cast<int64_t>(it->second);
+    const uint32_t h = hashOf(s);
+    const size_t mask = m_slots.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const Slot &e = m_slots[i];
+        if (!e.n)
+            return -1;
+        if (e.hash == h && e.n == s.size() && std::memcmp(e.p, s.data(), s.size()) == 0)
+            return e.index;
+    }
 }
 
 void writeValue(Writer &w, const Value &v, const StringTable &table) {

@@ -77,17 +77,9 @@ class Reader {
         return *m_p++;
     }
     uint64_t varint(const char *what) {
-        uint64_t v = 0;
-        for (int shift = 0; shift < 64; shift += 7) {
-            need(1, what);
-            uint8_t b = *m_p++;
-            if (shift == 63 && b > 1)
-                break;
-            v |= static_cast<uint64_t>(b & 0x7f) << shift;
-            if (!(b & 0x80))
-                return v;
-        }
-        fail(ErrorCode::Decode, std::string("malformed varint in ") + what);
+        if (m_p != m_end && *m_p < 0x80) // one byte: most values of every format here
+            return *m_p++;
+        return varintLong(what);
     }
     int64_t svarint(const char *what) { return unzigzag(varint(what)); }
     uint32_t u32le(const char *what) {
@@ -149,10 +141,13 @@ class Reader {
     }
 
   private:
+    // The checks stay small enough to inline; building an error message does not (bytes.cpp).
     void need(size_t n, const char *what) const {
         if (remaining() < n)
-            fail(ErrorCode::Decode, std::string("truncated input while reading ") + what);
+            truncated(what);
     }
+    [[noreturn]] static void truncated(const char *what);
+    uint64_t varintLong(const char *what);
     const uint8_t *m_p;
     const uint8_t *m_end;
 };

@@ -47,7 +47,7 @@ class StringTable {
     /** Counts a string; it must stay alive until build() (the table keeps a view of it until then). */
     void count(std::string_view s) {
         if (s.size() >= 2 && s.size() <= kMaxLength)
-            ++m_counts[s];
+            ++slot(s).count;
     }
     void countValue(const Value &v);
     /** Freezes the table: strings seen at least twice get an index. */
@@ -58,8 +58,21 @@ class StringTable {
     const std::vector<std::string> &strings() const { return m_strings; }
 
   private:
-    std::unordered_map<std::string_view, uint32_t> m_counts;
-    std::unordered_map<std::string_view, uint32_t> m_index;
+    // Open addressing with linear probing over a power-of-two array (a change set counts a string per
+    // short value: std::unordered_map cost a node allocation per distinct string and a murmur hash each).
+    struct Slot {
+        const char *p = nullptr;
+        uint32_t n = 0; // 0: empty (counted strings have at least 2 bytes)
+        uint32_t hash = 0;
+        uint32_t count = 0;
+        int32_t index = -1;
+    };
+    static uint32_t hashOf(std::string_view s);
+    /** The slot holding s, inserted (count 0) if it is not there yet. */
+    Slot &slot(std::string_view s);
+    void grow();
+    std::vector<Slot> m_slots;
+    size_t m_used = 0;
     std::vector<std::string> m_strings;
 };
 
