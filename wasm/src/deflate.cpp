@@ -53,6 +53,10 @@ class BitReader {
             m_count += take * 8;
             return;
         }
+        fillTail(n);
+    }
+    // The last bytes of the input, one at a time (out of line: fill() is on every symbol's path).
+    __attribute__((noinline)) void fillTail(int n) {
         while (m_count < n) {
             uint64_t byte = 0;
             if (m_p < m_end) {
@@ -161,14 +165,17 @@ class Decoder {
         m_empty = used == 0;
     }
     int decode(BitReader &br) const {
-        if (m_empty)
-            fail(ErrorCode::Decode, "deflate: symbol from an empty code");
-        uint32_t e = m_fast[br.peek(kFast)];
+        uint32_t e = m_fast[br.peek(kFast)]; // an empty code's table is all zeros: the slow path refuses it
         if (e != 0) {
             br.drop(static_cast<int>(e & 15));
             return static_cast<int>(e >> 4);
         }
-        // Longer code: canonical walk, one bit at a time (rare: only codes of 11..15 bits).
+        return decodeLong(br);
+    }
+    // Longer code: canonical walk, one bit at a time (rare: only codes of 11..15 bits).
+    int decodeLong(BitReader &br) const {
+        if (m_empty)
+            fail(ErrorCode::Decode, "deflate: symbol from an empty code");
         int code = 0, first = 0, index = 0;
         for (int len = 1; len <= kMaxBits; ++len) {
             code |= static_cast<int>(br.bits(1));
@@ -260,11 +267,14 @@ Bytes inflateRaw(const uint8_t *data, size_t size, size_t maxOutput) {
     Bytes out(std::min<size_t>(maxOutput, size * 4 + 64));
     size_t n = 0;
     auto tooLarge = [] { fail(ErrorCode::Decode, "deflate: output larger than the declared size"); };
-    auto room = [&](size_t k) {
+    auto grow = [&](size_t k) {
         if (k > maxOutput - n)
             tooLarge();
-        if (n + k > out.size())
-            out.resize(std::min(maxOutput, std::max(out.size() * 2, n + k)));
+        out.resize(std::min(maxOutput, std::max(out.size() * 2, n + k)));
+    };
+    auto room = [&](size_t k) { // out.size() never exceeds maxOutput, so this one compare is the usual case
+        if (k > out.size() - n)
+            grow(k);
     };
     Decoder lit, dist;
     bool last = false;
@@ -309,7 +319,16 @@ Bytes inflateRaw(const uint8_t *data, size_t size, size_t maxOutput) {
             room(len);
             uint8_t *o = out.data() + n;
             const uint8_t *src = o - d;
-            if (d >= len) {
+            if (d >= 8 && out.size() - n >= len + 8) {
+                // Eight bytes at a time (most matches are short: a memcpy call each cost more than the
+                // copy in WebAssembly); may write up to 7 bytes past the match, which the next symbols
+                // overwrite. With d >= 8 every chunk reads bytes already written.
+                for (size_t i = 0; i < len; i += 8) {
+                    uint64_t w;
+                    std::memcpy(&w, src + i, 8);
+                    std::memcpy(o + i, &w, 8);
+                }
+            } else if (d >= len) {
                 std::memcpy(o, src, len);
             } else {
                 for (size_t i = 0; i < len; ++i) // overlapping: the copy repeats the pattern, byte by byte

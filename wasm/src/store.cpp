@@ -298,9 +298,7 @@ Value Store::Impl::materialize(const CollectionState &, const DocState &d) const
     return out;
 }
 
-void Store::Impl::raiseEpoch(CollectionState &c, DocState &d, uint32_t epoch) {
-    if (epoch <= d.epoch)
-        return;
+void Store::Impl::raiseEpochTo(CollectionState &c, DocState &d, uint32_t epoch) {
     bool was = d.present();
     d.epoch = epoch;
     d.fields.erase(

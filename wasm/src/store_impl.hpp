@@ -220,7 +220,12 @@ struct Store::Impl {
     // --- documents ---
     Value materialize(const CollectionState &c, const DocState &d) const;
     Cell counterValue(const DocState &d, uint32_t name, const FieldState *reg) const;
-    void raiseEpoch(CollectionState &c, DocState &d, uint32_t epoch);
+    /** Raises the document's epoch (dropping rows of older epochs): a no-op, inline, unless it rises. */
+    void raiseEpoch(CollectionState &c, DocState &d, uint32_t epoch) {
+        if (epoch > d.epoch)
+            raiseEpochTo(c, d, epoch);
+    }
+    void raiseEpochTo(CollectionState &c, DocState &d, uint32_t epoch);
     DocState &docForWrite(uint32_t coll, const std::string &id, bool *created);
 
     // --- local writes (inside a transaction) ---
