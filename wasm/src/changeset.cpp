@@ -343,7 +343,8 @@ Bytes encode(const Source &src, bool compress) {
         Scratch::Key prevKey{};
         auto &keys = work.keys;
         keys.clear();
-        for (size_t i = 0; i < n; ++i) {
+        const bool known = src.inSeqOrder(p, minHlc); // a local commit's rows: no first pass
+        for (size_t i = 0; i < n && !known; ++i) {
             EncRow r = src.row(p, i);
             minHlc = std::min(minHlc, r.stamp.hlc);
             Scratch::Key k = keyOf(i, r);

@@ -52,6 +52,7 @@ class Builder final : public enc::Source {
         if (m_parts == cs.collections.size()) {
             cs.collections.emplace_back();
             m_rows.emplace_back();
+            m_order.emplace_back();
             m_docs.emplace_back();
             m_small.emplace_back();
             m_dense.emplace_back();
@@ -141,6 +142,27 @@ class Builder final : public enc::Source {
         }
         uint32_t di = doc(partIdx, storeDoc, d.id);
         m_rows[partIdx].push_back(StoreRow{&d, static_cast<uint32_t>(sub), di, kind});
+        // Whether the rows stay in the encoder's order (inSeqOrder), and their smallest clock.
+        const Stamp &st = kind == RowKind::Cl      ? d.cl
+                          : kind == RowKind::Field ? d.fields[sub].stamp
+                                                   : d.counters[sub].stamp;
+        const uint64_t sq = kind == RowKind::Cl      ? d.clSeq
+                            : kind == RowKind::Field ? d.fields[sub].seq
+                                                     : d.counters[sub].seq;
+        Order &o = m_order[partIdx];
+        if (m_rows[partIdx].size() == 1) {
+            o = Order{true, st.site, sq, st.hlc};
+        } else {
+            o.inOrder = o.inOrder && st.site == o.site && sq > o.lastSeq;
+            o.lastSeq = sq;
+            o.minHlc = std::min(o.minHlc, st.hlc);
+        }
+    }
+    bool inSeqOrder(size_t p, uint64_t &minHlc) const override {
+        if (m_rows[p].empty() || !m_order[p].inOrder)
+            return false;
+        minHlc = m_order[p].minHlc;
+        return true;
     }
 
     void reserve(size_t partIdx, size_t rows) { m_rows[partIdx].reserve(rows); }
@@ -213,7 +235,14 @@ class Builder final : public enc::Source {
             return Stamp{0, s.epoch, 0};
         return mapped(s);
     }
+    struct Order {
+        bool inOrder = false;
+        uint32_t site = 0; // store site index of the rows' origin
+        uint64_t lastSeq = 0;
+        uint64_t minHlc = 0;
+    };
     std::vector<std::vector<StoreRow>> m_rows;
+    std::vector<Order> m_order; // per part
     const Store::Impl *m_;
     size_t m_parts = 0; // parts in use (cs.collections may hold more, kept for reuse)
     std::vector<uint32_t> m_sites, m_fields;
