@@ -270,25 +270,6 @@ Cell &Cell::operator=(const Cell &o) {
     return *this;
 }
 
-Cell::Cell(Cell &&o) noexcept : m_v(o.m_v), m_n(o.m_n), m_kind(o.m_kind) {
-    o.m_kind = Kind::Null;
-    o.m_n = 0;
-    o.m_v.i = 0;
-}
-
-Cell &Cell::operator=(Cell &&o) noexcept {
-    if (this != &o) {
-        release();
-        m_v = o.m_v;
-        m_n = o.m_n;
-        m_kind = o.m_kind;
-        o.m_kind = Kind::Null;
-        o.m_n = 0;
-        o.m_v.i = 0;
-    }
-    return *this;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Building
 

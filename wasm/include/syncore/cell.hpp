@@ -23,11 +23,31 @@ class Cell {
     enum class Kind : uint8_t { Null, False, True, Int, Uint, Double, Str, Packed };
 
     Cell() noexcept { m_v.i = 0; }
-    ~Cell() { release(); }
+    ~Cell() {
+        if (m_n > kInline) // only Str and Packed have bytes; a moved-from cell has none
+            release();
+    }
     Cell(const Cell &o);
     Cell &operator=(const Cell &o);
-    Cell(Cell &&o) noexcept;
-    Cell &operator=(Cell &&o) noexcept;
+    // Moves are inline: cells move through every put, row and change set.
+    Cell(Cell &&o) noexcept : m_v(o.m_v), m_n(o.m_n), m_kind(o.m_kind) {
+        o.m_kind = Kind::Null;
+        o.m_n = 0;
+        o.m_v.i = 0;
+    }
+    Cell &operator=(Cell &&o) noexcept {
+        if (this != &o) {
+            if (m_n > kInline)
+                release();
+            m_v = o.m_v;
+            m_n = o.m_n;
+            m_kind = o.m_kind;
+            o.m_kind = Kind::Null;
+            o.m_n = 0;
+            o.m_v.i = 0;
+        }
+        return *this;
+    }
 
     /** The canonical cell of a JSON value (validate it first: NaN/Infinity are not checked here). */
     static Cell of(const Value &v);
