@@ -1,5 +1,8 @@
 // Helpers shared by the node:test files of the package (tests/js/*.test.mjs).
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { openStore } from '../../js/index.mjs';
 
@@ -135,4 +138,26 @@ export function signToken(secret, claims = {}, { exp = '1h' } = {}) {
     .setIssuedAt()
     .setExpirationTime(exp)
     .sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
+}
+
+const RELAY_CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'js', 'relay', 'cli.mjs');
+
+/** The syncore-relay command with `args` in a child process (stdout and stderr piped). */
+export function forkRelay(args) {
+  return fork(RELAY_CLI, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+}
+
+/** forkRelay(args), resolved to {child, port} once it prints the port it listens on (pass --port 0). */
+export async function startRelayProcess(args, ms = 15_000) {
+  const child = forkRelay(args);
+  const port = await withTimeout(new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
+  }), ms, 'relay process start');
+  return { child, port };
 }

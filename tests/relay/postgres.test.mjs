@@ -2,18 +2,14 @@
 // PostgreSQL cluster on 127.0.0.1 started by this file (tests/support/postgres.mjs), real relays (in this
 // process, or syncore-relay child processes where one is killed), real WebSockets, stores as clients.
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openStore } from '../../js/index.mjs';
 import { createRelay } from '../../js/relay/relay.mjs';
 import { MIGRATIONS } from '../../js/relay/postgres.mjs';
-import { seeded, signToken, sleep, until as waitUntil, withTimeout } from '../js/helpers.mjs';
+import { forkRelay, seeded, signToken, sleep, startRelayProcess, until as waitUntil, withTimeout } from '../js/helpers.mjs';
 import { startPostgres } from '../support/postgres.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SECRET = 'test-secret-of-the-postgres-tests';
 
 const token = (claims = {}) => signToken(SECRET, claims);
@@ -38,18 +34,8 @@ async function relayOn(db, extra = {}) {
 
 /** syncore-relay --postgres in a child process; resolves to {child, url}. */
 async function relayProcess(db) {
-  const child = fork(path.join(HERE, '..', '..', 'js', 'relay', 'cli.mjs'), ['--port', '0', '--postgres', db, '--auth-secret', SECRET],
-    { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const { child, port } = await startRelayProcess(['--port', '0', '--postgres', db, '--auth-secret', SECRET]);
   children.push(child);
-  const port = await withTimeout(new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
-  }), 15_000, 'relay process start');
   return { child, url: `ws://127.0.0.1:${port}` };
 }
 
@@ -97,8 +83,7 @@ describe('relays on PostgreSQL', () => {
     const noDb = createRelay({ port: 0, postgres: `postgres://postgres@127.0.0.1:${cluster.port}/no_such_db`, insecureDev: true, log: () => {} });
     await assert.rejects(noDb.start(), /cannot use PostgreSQL at .*no_such_db: database "no_such_db" does not exist/);
     // the command: exit status 1 and the reason, at once
-    const child = fork(path.join(HERE, '..', '..', 'js', 'relay', 'cli.mjs'), ['--port', '0', '--postgres', 'postgres://x@127.0.0.1:1/db', '--insecure-dev'],
-      { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = forkRelay(['--port', '0', '--postgres', 'postgres://x@127.0.0.1:1/db', '--insecure-dev']);
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     const code = await withTimeout(new Promise((resolve) => child.on('exit', resolve)), 10_000, 'the relay command exits');

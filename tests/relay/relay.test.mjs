@@ -1,21 +1,18 @@
 // The relay and live sync in Node: a real relay (createRelay) on 127.0.0.1, real WebSockets (ws), real
 // data directories; clients are stores opened with { relay, channel, token }.
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { openStore } from '../../js/index.mjs';
 import { loadCore } from '../../js/core.mjs';
 import { decodeFrame, encodeFrame } from '../../js/protocol.mjs';
 import { createRelay, roleFor } from '../../js/relay/relay.mjs';
-import { seeded, signToken, sleep, until, withTimeout } from '../js/helpers.mjs';
+import { seeded, signToken, sleep, startRelayProcess, until, withTimeout } from '../js/helpers.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SECRET = 'test-secret-of-the-relay-tests';
 const key = new TextEncoder().encode(SECRET);
 const tmp = (name) => fs.mkdtempSync(path.join(os.tmpdir(), `syncore-${name}-`));
@@ -23,19 +20,7 @@ const tmp = (name) => fs.mkdtempSync(path.join(os.tmpdir(), `syncore-${name}-`))
 const token = (claims, { secret = key, exp = '1h' } = {}) => signToken(secret, claims, { exp });
 
 /** The syncore-relay command in a child process on a free port; resolves to {child, port}. */
-async function relayProcess(dir) {
-  const child = fork(path.join(HERE, '..', '..', 'js', 'relay', 'cli.mjs'), ['--port', '0', '--data', dir, '--auth-secret', SECRET], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
-  });
-  return { child, port };
-}
+const relayProcess = (dir) => startRelayProcess(['--port', '0', '--data', dir, '--auth-secret', SECRET]);
 
 let relay;
 let url;
