@@ -49,6 +49,7 @@ TEST_CASE("pool: blocks of every size keep their bytes, are reused, and large on
     pool::deallocate(a, 40);
     size_t before = pool::slabBytes();
     void *b = pool::allocate(33); // same 48-byte class
+    CHECK(b == a);
     CHECK(pool::slabBytes() == before);
     pool::deallocate(b, 33);
     pool::deallocate(nullptr, 10); // a no-op, as delete of null is

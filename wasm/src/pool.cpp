@@ -3,14 +3,6 @@
 
 #include <cstdint>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SYNCORE_POOL_BYPASS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SYNCORE_POOL_BYPASS 1
-#endif
-#endif
-
 namespace syncore {
 namespace pool {
 
@@ -66,9 +58,6 @@ void refill(Pool &p, size_t need) {
 } // namespace
 
 void *allocate(size_t bytes) {
-#if defined(SYNCORE_POOL_BYPASS)
-    return ::operator new(bytes);
-#else
     if (bytes == 0 || bytes > kMaxBytes)
         return ::operator new(bytes);
     Pool &p = t_pool;
@@ -83,15 +72,11 @@ void *allocate(size_t bytes) {
     void *out = p.bump;
     p.bump += size;
     return out;
-#endif
 }
 
 void deallocate(void *ptr, size_t bytes) noexcept {
     if (!ptr)
         return;
-#if defined(SYNCORE_POOL_BYPASS)
-    ::operator delete(ptr);
-#else
     if (bytes == 0 || bytes > kMaxBytes) {
         ::operator delete(ptr);
         return;
@@ -101,7 +86,6 @@ void deallocate(void *ptr, size_t bytes) noexcept {
     const size_t c = classOf(bytes);
     f->next = p.free[c];
     p.free[c] = f;
-#endif
 }
 
 size_t slabBytes() { return t_pool.slabBytes; }

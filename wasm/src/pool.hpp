@@ -5,7 +5,8 @@
 // Blocks of up to kMaxBytes come from per-thread free lists, one per 16-byte size class, carved from
 // slabs that are never given back (they are reused by later blocks of the same class). No header per
 // block: the caller passes the size back on deallocate, as std::allocator and Cell both know it. Larger
-// blocks, and every block in sanitizer builds (so ASan still sees each one), go to operator new.
+// blocks go to operator new. Only WebAssembly builds use it for documents (acquire, below), so the
+// native sanitizer and fuzz builds see every document block through operator new.
 #include <cstddef>
 #include <new>
 

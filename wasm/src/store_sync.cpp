@@ -127,35 +127,37 @@ class Builder final : public enc::Source {
 
     // Adds the row (kind, sub) of document d: registers its site, field and document, in that order.
     void addRow(size_t partIdx, uint32_t storeDoc, const DocState &d, RowKind kind, size_t sub) {
+        const Stamp *st;
+        uint64_t sq;
         if (kind == RowKind::Cl) {
-            stamp(d.cl);
+            st = &d.cl;
+            sq = d.clSeq;
+            stamp(*st);
         } else if (kind == RowKind::Field) {
             const FieldState &f = d.fields[sub];
-            stamp(f.stamp);
+            st = &f.stamp;
+            sq = f.seq;
+            stamp(*st);
             field(f.name);
             base(f.base);
         } else {
             const CounterState &c = d.counters[sub];
-            stamp(c.stamp);
+            st = &c.stamp;
+            sq = c.seq;
+            stamp(*st);
             field(c.name);
             base(c.base);
         }
         uint32_t di = doc(partIdx, storeDoc, d.id);
         m_rows[partIdx].push_back(StoreRow{&d, static_cast<uint32_t>(sub), di, kind});
         // Whether the rows stay in the encoder's order (inSeqOrder), and their smallest clock.
-        const Stamp &st = kind == RowKind::Cl      ? d.cl
-                          : kind == RowKind::Field ? d.fields[sub].stamp
-                                                   : d.counters[sub].stamp;
-        const uint64_t sq = kind == RowKind::Cl      ? d.clSeq
-                            : kind == RowKind::Field ? d.fields[sub].seq
-                                                     : d.counters[sub].seq;
         Order &o = m_order[partIdx];
         if (m_rows[partIdx].size() == 1) {
-            o = Order{true, st.site, sq, st.hlc};
+            o = Order{true, st->site, sq, st->hlc};
         } else {
-            o.inOrder = o.inOrder && st.site == o.site && sq > o.lastSeq;
+            o.inOrder = o.inOrder && st->site == o.site && sq > o.lastSeq;
             o.lastSeq = sq;
-            o.minHlc = std::min(o.minHlc, st.hlc);
+            o.minHlc = std::min(o.minHlc, st->hlc);
         }
     }
     bool inSeqOrder(size_t p, uint64_t &minHlc) const override {

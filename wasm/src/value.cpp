@@ -310,10 +310,9 @@ void StringTable::countValue(const Value &v) {
 }
 
 uint32_t StringTable::hashOf(std::string_view s) {
-    uint64_t h = 0xcbf29ce484222325ull; // FNV-1a (strings here are at most kMaxLength bytes)
-    for (unsigned char ch : s)
-        h = (h ^ ch) * 0x100000001b3ull;
-    return static_cast<uint32_t>(h ^ (h >> 32));
+    Fnv64 h; // strings here are at most kMaxLength bytes
+    h.add(s.data(), s.size());
+    return static_cast<uint32_t>(h.h ^ (h.h >> 32));
 }
 
 void StringTable::grow() {
