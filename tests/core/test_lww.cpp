@@ -100,6 +100,50 @@ TEST_CASE("lww: bad arguments name the problem and write nothing") {
     a->checkInvariants();
 }
 
+TEST_CASE("lww: a put after a put of the same shape checks its names and values as the first did") {
+    // Puts compare their collection and field names with the last put's before checking them (a bulk put
+    // repeats them): a name or value that differs must still be checked, and a collection a rollback
+    // removed must be created again, not reused.
+    test::ManualClock clock;
+    auto a = test::replica(1, clock);
+    a->put("t", {{"id", "a"}, {"title", "x"}, {"v", 1}});
+    const std::string badUtf8 = "\xff";
+    auto expectInvalid = [&](auto &&f, const char *needle) {
+        try {
+            f();
+            FAIL("expected an error containing " << needle);
+        } catch (const Error &e) {
+            CHECK(e.code() == ErrorCode::InvalidArgument);
+            CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
+        }
+    };
+    expectInvalid([&] { a->put("t", Value{{"id", "b"}, {"title", badUtf8}, {"v", 1}}); }, "string at 'title'");
+    expectInvalid([&] { a->put("t", Value{{"id", "b"}, {"title", "x"}, {"v", HUGE_VAL}}); }, "Infinity");
+    expectInvalid([&] { a->put("t", Value{{"id", "b"}, {"title", "x"}, {badUtf8, 1}}); }, "field name");
+    expectInvalid([&] { a->put(badUtf8, Value{{"id", "b"}, {"title", "x"}, {"v", 1}}); }, "collection name");
+    expectInvalid(
+        [&] {
+            a->transaction([&](Txn &tx) {
+                const std::string json = "{\"id\":\"b\",\"title\":\"x\",\"" + badUtf8 + "\":1}";
+                tx.putJson("t", json.data(), json.size());
+            });
+        },
+        "not valid UTF-8");
+    CHECK_FALSE(a->get("t", "b"));
+    // A transaction creates a collection, then fails: the next put into that name creates it again.
+    CHECK_THROWS(a->transaction([&](Txn &tx) {
+        tx.put("u", Value{{"id", "c"}, {"title", "x"}, {"v", 1}});
+        throw std::runtime_error("give up");
+    }));
+    a->put("u", {{"id", "c"}, {"title", "y"}, {"v", 2}});
+    CHECK(a->get("u", "c") == Value{{"id", "c"}, {"title", "y"}, {"v", 2}});
+    CHECK(a->find("u", Query{}).size() == 1);
+    // Other names at the same positions are interned as themselves.
+    a->put("t", {{"id", "d"}, {"name", "n"}, {"w", 3}});
+    CHECK(a->get("t", "d") == Value{{"id", "d"}, {"name", "n"}, {"w", 3}});
+    a->checkInvariants();
+}
+
 TEST_CASE("lww: rewriting a field with the same value writes nothing") {
     test::ManualClock clock;
     auto a = test::replica(1, clock);

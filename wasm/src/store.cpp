@@ -102,10 +102,10 @@ uint32_t DocIndex::hashOf(std::string_view id) {
     return static_cast<uint32_t>(h);
 }
 
-uint32_t DocIndex::find(const std::vector<DocState> &docs, std::string_view id) const {
+uint32_t DocIndex::find(const std::vector<DocState> &docs, std::string_view id, uint32_t &hash) const {
+    const uint32_t h = hash = hashOf(id);
     if (m_slots.empty())
         return kNone;
-    const uint32_t h = hashOf(id);
     const size_t mask = m_slots.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         uint64_t s = m_slots[i];
@@ -141,10 +141,9 @@ void DocIndex::grow(size_t capacity) { // slots carry their hashes: rehashing ne
 
 void DocIndex::reserve(size_t n) { grow(n); }
 
-void DocIndex::insert(const std::vector<DocState> &docs, uint32_t di) {
+void DocIndex::insertHashed(uint32_t di, uint32_t h) {
     if ((m_count + 1) * 2 > m_slots.size())
         grow(std::max<size_t>(m_count + 1, m_count * 2));
-    const uint32_t h = hashOf(docs[di].id);
     const size_t mask = m_slots.size() - 1;
     size_t i = h & mask;
     while (m_slots[i] != 0)
@@ -215,6 +214,29 @@ uint32_t Store::Impl::internField(const std::string &name) {
     fieldNames.push_back(name);
     fieldIndex.emplace(name, idx);
     return idx;
+}
+
+uint32_t Store::Impl::putFieldName(size_t pos, const std::string &key) {
+    if (pos < lastPutFields.size()) {
+        uint32_t name = lastPutFields[pos];
+        if (name < fieldNames.size() && fieldNames[name] == key)
+            return name;
+    } else {
+        lastPutFields.resize(pos + 1, UINT32_MAX);
+    }
+    checkFieldName(key);
+    return lastPutFields[pos] = internField(key);
+}
+
+void Store::Impl::checkPutCollection(const std::string &name) const {
+    if (!(lastPutCollection < colls.size() && colls[lastPutCollection].name == name))
+        checkCollectionName(name);
+}
+
+uint32_t Store::Impl::putCollection(const std::string &name) {
+    if (lastPutCollection < colls.size() && colls[lastPutCollection].name == name)
+        return lastPutCollection;
+    return lastPutCollection = collectionIndex(name);
 }
 
 uint32_t Store::Impl::collectionIndex(const std::string &name) {
@@ -331,7 +353,8 @@ void Store::Impl::raiseEpochTo(CollectionState &c, DocState &d, uint32_t epoch) 
 
 DocState &Store::Impl::docForWrite(uint32_t coll, const std::string &id, bool *created) {
     CollectionState &c = colls[coll];
-    uint32_t di = c.find(id);
+    uint32_t hash;
+    uint32_t di = c.index.find(c.docs, id, hash);
     if (di != DocIndex::kNone) {
         *created = false;
         return c.docs[di];
@@ -339,7 +362,7 @@ DocState &Store::Impl::docForWrite(uint32_t coll, const std::string &id, bool *c
     *created = true;
     c.docs.emplace_back();
     c.docs.back().id = id;
-    c.index.insert(c.docs, static_cast<uint32_t>(c.docs.size() - 1));
+    c.index.insertHashed(static_cast<uint32_t>(c.docs.size() - 1), hash);
     return c.docs.back();
 }
 
@@ -503,25 +526,51 @@ void Store::Impl::setField(CollectionState &c, DocState &d, uint32_t name, Cell 
     writeField(c, d, name, std::move(v), false, 0);
 }
 
+namespace {
+// validateValue, then Cell::of: the scalars a document mostly holds are checked here in one step.
+Cell checkedCell(const Value &v, const std::string &key) {
+    switch (v.type()) {
+    case Value::value_t::null:
+    case Value::value_t::boolean:
+    case Value::value_t::number_integer:
+    case Value::value_t::number_unsigned:
+        return Cell::of(v);
+    case Value::value_t::number_float:
+        if (std::isfinite(v.get<double>()))
+            return Cell::of(v);
+        break;
+    case Value::value_t::string: {
+        const auto &s = v.get_ref<const std::string &>();
+        if (isValidUtf8(s))
+            return Cell::ofString(s);
+        break;
+    }
+    default:
+        break;
+    }
+    validateValue(v, key); // throws naming what is wrong, or the value is fine (arrays and objects)
+    return Cell::of(v);
+}
+} // namespace
+
 void Store::Impl::txPut(const std::string &coll, Value &&doc) {
-    checkCollectionName(coll);
+    checkPutCollection(coll);
     if (!doc.is_object())
         fail(ErrorCode::InvalidArgument, "document must be a JSON object, got " + typeName(doc));
-    auto idIt = doc.find("id");
+    static const std::string kId = "id"; // find(const char *) would strlen at every step
+    auto idIt = doc.find(kId);
     if (idIt == doc.end() || !idIt->is_string())
         fail(ErrorCode::InvalidArgument, "document has no 'id' (it must be a non-empty string)");
     std::vector<NewField> &fields = scratchFields();
+    size_t pos = 0;
     for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (!isIdKey(it.key())) {
-            checkFieldName(it.key());
-            validateValue(it.value(), it.key());
-            fields.push_back({internField(it.key()), 0, Cell::of(it.value())}); // name order: Value's own
-        }
+        if (it != idIt) // name order: Value's own
+            fields.push_back({putFieldName(pos++, it.key()), 0, checkedCell(it.value(), it.key())});
     putCells(coll, idIt->get_ref<const std::string &>(), fields);
 }
 
 void Store::Impl::txPutJson(const std::string &coll, const char *json, size_t size) {
-    checkCollectionName(coll);
+    checkPutCollection(coll);
     std::vector<NewField> &fields = scratchFields();
     std::string id;
     bool hasId = false;
@@ -535,13 +584,13 @@ void Store::Impl::txPutJson(const std::string &coll, const char *json, size_t si
             hasId = true;
             return;
         }
-        checkFieldName(key);
+        const uint32_t name = putFieldName(pos, key);
         if (v.plainString) {
-            fields.push_back({internField(key), pos, Cell::ofString(std::string_view(v.data + 1, v.size - 2))});
+            fields.push_back({name, pos, Cell::ofString(std::string_view(v.data + 1, v.size - 2))});
         } else {
             Value value = parseJsonText(v.data, v.size, "document");
             validateValue(value, key);
-            fields.push_back({internField(key), pos, Cell::of(value)});
+            fields.push_back({name, pos, Cell::of(value)});
         }
         ++pos;
     });
@@ -577,7 +626,7 @@ void Store::Impl::putCells(const std::string &coll, const std::string &id, std::
     if (bytes > options.maxDocumentBytes)
         fail(ErrorCode::LimitExceeded, "document '" + id + "' is larger than the limit of " +
                                            std::to_string(options.maxDocumentBytes) + " bytes");
-    uint32_t ci = collectionIndex(coll);
+    uint32_t ci = putCollection(coll);
     bool created;
     uint32_t di = static_cast<uint32_t>(&docForWrite(ci, id, &created) - colls[ci].docs.data());
     touch(ci, di, created);

@@ -75,9 +75,16 @@ class DocIndex {
   public:
     static constexpr uint32_t kNone = UINT32_MAX;
     /** Position of the document with this id, or kNone. */
-    uint32_t find(const std::vector<DocState> &docs, std::string_view id) const;
+    uint32_t find(const std::vector<DocState> &docs, std::string_view id) const {
+        uint32_t hash;
+        return find(docs, id, hash);
+    }
+    /** The same, also handing out the id's hash for an insert that follows a miss. */
+    uint32_t find(const std::vector<DocState> &docs, std::string_view id, uint32_t &hash) const;
     /** Adds docs[di] (its id must not be present yet). */
-    void insert(const std::vector<DocState> &docs, uint32_t di);
+    void insert(const std::vector<DocState> &docs, uint32_t di) { insertHashed(di, hashOf(docs[di].id)); }
+    /** Adds docs[di], whose id hashes to `hash` (from find). */
+    void insertHashed(uint32_t di, uint32_t hash);
     /** Adds docs[from..] (none present yet) at once: a bulk load hashes them all, then fills the slots
      *  with each slot prefetched a few inserts ahead (one cache miss each, overlapped). */
     void insertFrom(const std::vector<DocState> &docs, uint32_t from);
@@ -211,6 +218,17 @@ struct Store::Impl {
     // --- tables ---
     uint32_t internSite(const SiteId &s);
     uint32_t internField(const std::string &name);
+    // A bulk put repeats one collection and the same field names: the last put's are compared first,
+    // before hashing the names into collIndex and fieldIndex and checking them again (both are checked
+    // names). Indexes are checked against the tables, which a rollback or a reset may shrink.
+    uint32_t lastPutCollection = UINT32_MAX;
+    std::vector<uint32_t> lastPutFields; // by position in the put
+    /** Checks the name of the collection a put writes to. */
+    void checkPutCollection(const std::string &name) const;
+    /** The collection a put writes to (its name checked), created if need be. */
+    uint32_t putCollection(const std::string &name);
+    /** The interned name of a put's field at `pos` (in name order), checked. */
+    uint32_t putFieldName(size_t pos, const std::string &key);
     CollectionState &collection(const std::string &name); // creates
     CollectionState *findCollection(const std::string &name);
     const CollectionState *findCollection(const std::string &name) const;
