@@ -1,5 +1,6 @@
 #include <set>
 
+#include "changeset_encoder.hpp" // wasm/src (internal)
 #include "support.hpp"
 #include "syncore/protocol.hpp"
 
@@ -209,4 +210,73 @@ TEST_CASE("protocol: hostile frames get a clean error") {
     Bytes ok = encodeMessage(Message::ack(1));
     ok.push_back(0);
     bad(ok, "trailing");
+}
+
+TEST_CASE("codec: repeated arrays and objects are encoded once each, to the same bytes as walking each") {
+    // Tag lists drawn from a few hundred (repeats), unique ones past the memo's limit, and values too large
+    // for it; strings that repeat only inside them must still reach the string table with their counts.
+    for (uint64_t seed : {1ull, 2ull, 3ull}) {
+        CAPTURE(seed);
+        uint64_t s = seed;
+        auto next = [&] {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            return static_cast<uint32_t>(s >> 33);
+        };
+        ChangeSet cs;
+        cs.sites.push_back(test::site(1));
+        cs.fieldNames = {"tags", "pos", "note"};
+        cs.collections.emplace_back();
+        CollectionChanges &c = cs.collections.back();
+        c.name = "t";
+        const size_t n = 3 * enc::PackedMemo::kMaxDistinct;
+        std::vector<Value> values;
+        for (size_t i = 0; i < n; ++i) {
+            char id[16];
+            std::snprintf(id, sizeof id, "d%07zu", i);
+            c.docIds.push_back(id);
+            Value v;
+            switch (next() % 4) {
+            case 0:
+                v = Value::array({"tag" + std::to_string(next() % 20), "tag" + std::to_string(next() % 20)});
+                break;
+            case 1:
+                v = Value{{"x", next() % 1000000}, {"y", "k" + std::to_string(next() % 50)}};
+                break; // mostly unique
+            case 2:
+                v = Value::array({std::string(80, static_cast<char>('a' + next() % 3)), "tag1"});
+                break; // > 64 bytes
+            default:
+                v = "tag" + std::to_string(next() % 20);
+                break;
+            }
+            Row r;
+            r.kind = RowKind::Field;
+            r.doc = static_cast<uint32_t>(i);
+            r.field = static_cast<uint32_t>(i % 3);
+            r.stamp = Stamp{1000 + i, 1, 0};
+            r.seq = i + 1;
+            r.value = Cell::of(v);
+            c.rows.push_back(std::move(r));
+            values.push_back(std::move(v));
+        }
+        c.ranges.push_back(Range{0, 0, n});
+        enc::PackedMemo::enabled = false;
+        const Bytes walked = encodeChangeSet(cs);
+        enc::PackedMemo::enabled = true;
+        const Bytes memo = encodeChangeSet(cs);
+        CHECK(memo == walked);
+        ChangeSet back = decodeChangeSet(memo);
+        REQUIRE(back.collections.size() == 1);
+        REQUIRE(back.collections[0].rows.size() == n);
+        for (size_t i = 0; i < n; ++i)
+            REQUIRE(back.collections[0].rows[i].value.toValue() == values[back.collections[0].rows[i].doc]);
+        // A small change set right after the large one: the memo starts empty again.
+        ChangeSet one = cs;
+        one.collections[0].rows.resize(1);
+        one.collections[0].ranges[0].to = 1;
+        enc::PackedMemo::enabled = false;
+        const Bytes walkedOne = encodeChangeSet(one);
+        enc::PackedMemo::enabled = true;
+        CHECK(encodeChangeSet(one) == walkedOne);
+    }
 }

@@ -610,26 +610,32 @@ void Cell::write(Writer &w, const StringTable &table) const {
         writeString(w, bytes(), table);
         return;
     case Kind::Packed:
-        if (table.empty()) {
-            w.raw(bytes().data(), m_n);
-        } else {
-            Reader r = readerOf(bytes()); // strings the table holds become references
-            walkCanon(
-                r, [&](std::string_view str) { writeString(w, str, table); },
-                [&](const uint8_t *p, size_t n) { w.raw(p, n); });
-        }
+        writePacked(w, bytes(), table);
         return;
     }
 }
 
 void Cell::countStrings(StringTable &table) const {
-    if (m_kind == Kind::Str) {
+    if (m_kind == Kind::Str)
         table.count(bytes());
-    } else if (m_kind == Kind::Packed) {
-        Reader r = readerOf(bytes());
-        walkCanon(
-            r, [&](std::string_view str) { table.count(str); }, [](const uint8_t *, size_t) {});
+    else if (m_kind == Kind::Packed)
+        countPackedStrings(bytes(), table, 1);
+}
+
+void Cell::countPackedStrings(std::string_view packed, StringTable &table, uint32_t times) {
+    Reader r = readerOf(packed);
+    walkCanon(
+        r, [&](std::string_view str) { table.count(str, times); }, [](const uint8_t *, size_t) {});
+}
+
+void Cell::writePacked(Writer &w, std::string_view packed, const StringTable &table) {
+    if (table.empty()) {
+        w.raw(packed.data(), packed.size());
+        return;
     }
+    Reader r = readerOf(packed); // strings the table holds become references
+    walkCanon(
+        r, [&](std::string_view str) { writeString(w, str, table); }, [&](const uint8_t *p, size_t n) { w.raw(p, n); });
 }
 
 } // namespace syncore

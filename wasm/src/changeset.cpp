@@ -229,6 +229,77 @@ void Scratch::trim() { // release what a huge change set grew; small ones keep t
     }
     if (keys.capacity() > (16u << 10))
         std::vector<Key>().swap(keys);
+    packed.clear(); // it views the cells of the change set just encoded
+}
+
+void PackedMemo::clear() {
+    for (const Entry &e : m_entries) // (not the whole table: a small change set holds a value or two)
+        m_slots[e.slot] = 0;
+    m_entries.clear();
+    m_out.clear();
+}
+
+uint32_t PackedMemo::hashOf(std::string_view b) {
+    Fnv64 h;
+    h.add(b.data(), b.size());
+    return static_cast<uint32_t>(h.h ^ (h.h >> 32));
+}
+
+int32_t PackedMemo::lookup(std::string_view b, uint32_t hash) const {
+    const size_t mask = m_slots.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        const int32_t e = m_slots[i];
+        if (e == 0)
+            return -static_cast<int32_t>(i) - 1;
+        const Entry &x = m_entries[e - 1];
+        if (x.hash == hash && x.bytes == b)
+            return e - 1;
+    }
+}
+
+bool PackedMemo::add(std::string_view packed) {
+    if (packed.size() > kMaxBytes || !enabled)
+        return false;
+    if (m_slots.empty())
+        m_slots.assign(2 * kMaxDistinct, 0);
+    const uint32_t hash = hashOf(packed);
+    const int32_t at = lookup(packed, hash);
+    if (at >= 0) {
+        ++m_entries[at].count;
+        return true;
+    }
+    if (m_entries.size() == kMaxDistinct) // (the table stays at most half full)
+        return false;
+    m_entries.push_back(Entry{packed, hash, 1, static_cast<uint32_t>(-at - 1)});
+    m_slots[-at - 1] = static_cast<int32_t>(m_entries.size());
+    return true;
+}
+
+void PackedMemo::countInto(StringTable &table) const {
+    for (const Entry &e : m_entries)
+        Cell::countPackedStrings(e.bytes, table, e.count);
+}
+
+void PackedMemo::encode(const StringTable &table) {
+    Writer w;
+    w.bytes().swap(m_out);
+    for (Entry &e : m_entries) {
+        e.out = static_cast<uint32_t>(w.bytes().size());
+        Cell::writePacked(w, e.bytes, table);
+        e.outSize = static_cast<uint32_t>(w.bytes().size() - e.out);
+    }
+    w.bytes().swap(m_out);
+}
+
+bool PackedMemo::write(Writer &w, std::string_view packed) const {
+    if (m_entries.empty() || packed.size() > kMaxBytes)
+        return false;
+    const int32_t at = lookup(packed, hashOf(packed));
+    if (at < 0)
+        return false;
+    const Entry &e = m_entries[at];
+    w.raw(m_out.data() + e.out, e.outSize);
+    return true;
 }
 
 Bytes finish(Bytes &&plain, bool compress) {
@@ -260,11 +331,16 @@ Bytes encode(const Source &src, bool compress) {
     w.u8(0); // flags: plain (finish() may deflate the body)
 
     StringTable table;
+    PackedMemo &packed = work.packed;
+    packed.clear();
     for (size_t p = 0; p < src.parts(); ++p)
         for (size_t i = 0, n = src.rowCount(p); i < n; ++i)
-            if (const Cell *v = src.value(p, i))
-                v->countStrings(table); // (counter totals are numbers: no strings)
+            if (const Cell *v = src.value(p, i)) // (counter totals are numbers: no strings)
+                if (v->kind() != Cell::Kind::Packed || !packed.add(v->bytes()))
+                    v->countStrings(table);
+    packed.countInto(table);
     table.build();
+    packed.encode(table);
 
     const auto &sites = src.sites();
     w.varint(sites.size());
@@ -392,7 +468,8 @@ Bytes encode(const Source &src, bool compress) {
             }
             if (r.kind == RowKind::Counter)
                 Cell::ofNumber(r.counter).write(values, table);
-            else if (hasValue(r.kind, r.flags))
+            else if (hasValue(r.kind, r.flags) &&
+                     (r.value->kind() != Cell::Kind::Packed || !packed.write(values, r.value->bytes())))
                 r.value->write(values, table);
         }
         for (RleWriter *c : {&kind, &doc, &field, &epoch, &hlc, &site, &seq, &bEpoch, &bHlc, &bSite})

@@ -107,8 +107,45 @@ class RleWriter {
 /** The deflated form of a plain change set when asked for and worth it (FORMAT.md), else the plain one. */
 Bytes finish(Bytes &&plain, bool compress);
 
+/**
+ * Arrays and objects (Packed cells) that repeat within one change set, counted and encoded once each
+ * (docs/ARCHITECTURE.md, "Repeated arrays and objects"). A change set of 100,000 documents that each
+ * hold one of a few hundred tag lists walks each list once, not 200,000 times, for the same bytes.
+ */
+class PackedMemo {
+  public:
+    static constexpr size_t kMaxBytes = 64;      // larger values are walked as before
+    static constexpr size_t kMaxDistinct = 4096; // then values not seen yet are walked as before
+    /** Off: every value is walked (tests compare the two encodings). */
+    static inline bool enabled = true;
+    void clear();
+    /** Counts one occurrence of a packed value; false if the memo does not take it (walk it instead). */
+    bool add(std::string_view packed);
+    /** Adds every distinct value's strings to the table, as many times as the value occurred. */
+    void countInto(StringTable &table) const;
+    /** After table.build(): encodes every distinct value once. */
+    void encode(const StringTable &table);
+    /** Writes a value add() took, as Cell::write would; false if it is not in the memo. */
+    bool write(Writer &w, std::string_view packed) const;
+
+  private:
+    struct Entry {
+        std::string_view bytes; // the cell's own bytes, alive while the change set is encoded
+        uint32_t hash;
+        uint32_t count;
+        uint32_t slot;
+        uint32_t out = 0, outSize = 0; // its encoding, in m_out
+    };
+    static uint32_t hashOf(std::string_view b);
+    int32_t lookup(std::string_view b, uint32_t hash) const; // entry index, or -(slot + 1) where it would go
+    std::vector<Entry> m_entries;
+    std::vector<int32_t> m_slots; // entry index + 1, 0 = empty; 2 x kMaxDistinct (a power of two) once used
+    Bytes m_out;
+};
+
 // Work buffers kept between calls (a store encodes one small change set per local write).
 struct Scratch {
+    PackedMemo packed;
     Bytes cols[11]; // ten columns and the values
     std::vector<uint32_t> docOrder, docRank, siteOrder, siteRank;
     struct Key {

@@ -86,6 +86,10 @@ class Cell {
     void write(Writer &w, const StringTable &table) const;
     /** Counts the cell's strings (and keys) into a string table; they must outlive the table's build(). */
     void countStrings(StringTable &table) const;
+    /** The same for the canonical bytes of a Packed cell, `times` over. */
+    static void countPackedStrings(std::string_view packed, StringTable &table, uint32_t times);
+    /** Writes the canonical bytes of a Packed cell, its strings the table holds as references. */
+    static void writePacked(Writer &w, std::string_view packed, const StringTable &table);
 
   private:
     static constexpr uint32_t kInline = 8;

@@ -45,9 +45,9 @@ class StringTable {
      *  per document. */
     static constexpr size_t kMaxLength = 16;
     /** Counts a string; it must stay alive until build() (the table keeps a view of it until then). */
-    void count(std::string_view s) {
+    void count(std::string_view s, uint32_t times = 1) {
         if (s.size() >= 2 && s.size() <= kMaxLength)
-            ++slot(s).count;
+            slot(s).count += times;
     }
     void countValue(const Value &v);
     /** Freezes the table: strings seen at least twice get an index. */
