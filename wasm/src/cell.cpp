@@ -322,20 +322,58 @@ Cell Cell::of(const Value &v) {
         break;
     }
     case Value::value_t::array:
-    case Value::value_t::object: {
-        // One scratch buffer per thread, so encoding a small array does not regrow a vector each time.
-        static thread_local Writer scratch;
-        scratch.bytes().clear();
-        writeValue(scratch, v, noStringTable()); // canonical, as every writer is
-        c.setBytes(Kind::Packed, reinterpret_cast<const char *>(scratch.bytes().data()), scratch.bytes().size());
-        if (scratch.bytes().capacity() > (1u << 20))
-            Bytes().swap(scratch.bytes()); // do not keep a huge document's buffer alive
+    case Value::value_t::object:
+        c.setPacked(v, nullptr);
         break;
-    }
     default:
         fail(ErrorCode::InvalidArgument, "cannot store a non-JSON value");
     }
     return c;
+}
+
+// One scratch buffer per thread, so encoding a small array does not regrow a vector each time.
+void Cell::setPacked(const Value &v, const std::string *checkPath) {
+    static thread_local Writer scratch;
+    scratch.bytes().clear();
+    if (!checkPath) {
+        writeValue(scratch, v, noStringTable()); // canonical, as every writer is
+    } else if (!writeCheckedValue(scratch, v)) {
+        validateValue(v, *checkPath); // names the problem
+        fail(ErrorCode::InvalidArgument, "value at '" + *checkPath + "' cannot be stored");
+    }
+    setBytes(Kind::Packed, reinterpret_cast<const char *>(scratch.bytes().data()), scratch.bytes().size());
+    if (scratch.bytes().capacity() > (1u << 20))
+        Bytes().swap(scratch.bytes()); // do not keep a huge document's buffer alive
+}
+
+Cell Cell::ofChecked(const Value &v, const std::string &path) {
+    switch (v.type()) {
+    case Value::value_t::null:
+    case Value::value_t::boolean:
+    case Value::value_t::number_integer:
+    case Value::value_t::number_unsigned:
+        return of(v);
+    case Value::value_t::number_float:
+        if (std::isfinite(v.get<double>()))
+            return of(v);
+        break;
+    case Value::value_t::string: {
+        const auto &s = v.get_ref<const std::string &>();
+        if (isValidUtf8(s))
+            return ofString(s);
+        break;
+    }
+    case Value::value_t::array:
+    case Value::value_t::object: {
+        Cell c;
+        c.setPacked(v, &path);
+        return c;
+    }
+    default:
+        break;
+    }
+    validateValue(v, path); // throws, naming the problem
+    fail(ErrorCode::InvalidArgument, "value at '" + path + "' cannot be stored");
 }
 
 Cell Cell::read(Reader &r, const std::vector<std::string> &table) {

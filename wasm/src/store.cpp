@@ -526,33 +526,6 @@ void Store::Impl::setField(CollectionState &c, DocState &d, uint32_t name, Cell 
     writeField(c, d, name, std::move(v), false, 0);
 }
 
-namespace {
-// validateValue, then Cell::of: the scalars a document mostly holds are checked here in one step.
-Cell checkedCell(const Value &v, const std::string &key) {
-    switch (v.type()) {
-    case Value::value_t::null:
-    case Value::value_t::boolean:
-    case Value::value_t::number_integer:
-    case Value::value_t::number_unsigned:
-        return Cell::of(v);
-    case Value::value_t::number_float:
-        if (std::isfinite(v.get<double>()))
-            return Cell::of(v);
-        break;
-    case Value::value_t::string: {
-        const auto &s = v.get_ref<const std::string &>();
-        if (isValidUtf8(s))
-            return Cell::ofString(s);
-        break;
-    }
-    default:
-        break;
-    }
-    validateValue(v, key); // throws naming what is wrong, or the value is fine (arrays and objects)
-    return Cell::of(v);
-}
-} // namespace
-
 void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     checkPutCollection(coll);
     if (!doc.is_object())
@@ -565,7 +538,7 @@ void Store::Impl::txPut(const std::string &coll, Value &&doc) {
     size_t pos = 0;
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (it != idIt) // name order: Value's own
-            fields.push_back({putFieldName(pos++, it.key()), 0, checkedCell(it.value(), it.key())});
+            fields.push_back({putFieldName(pos++, it.key()), 0, Cell::ofChecked(it.value(), it.key())});
     putCells(coll, idIt->get_ref<const std::string &>(), fields);
 }
 
@@ -588,9 +561,7 @@ void Store::Impl::txPutJson(const std::string &coll, const char *json, size_t si
         if (v.plainString) {
             fields.push_back({name, pos, Cell::ofString(std::string_view(v.data + 1, v.size - 2))});
         } else {
-            Value value = parseJsonText(v.data, v.size, "document");
-            validateValue(value, key);
-            fields.push_back({name, pos, Cell::of(value)});
+            fields.push_back({name, pos, Cell::ofChecked(parseJsonText(v.data, v.size, "document"), key)});
         }
         ++pos;
     });
