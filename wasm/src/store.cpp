@@ -411,13 +411,19 @@ void Store::Impl::touch(uint32_t coll, uint32_t doc, bool created) {
     DocState &d = colls[coll].docs[doc];
     if (d.copyMark == txn.id)
         return;
+    d.copyMark = txn.id;
+    if (created) {
+        for (const auto &cr : txn.undo.created)
+            if (cr.first == coll)
+                return;
+        txn.undo.created.push_back({coll, doc}); // created documents are appended: doc was the count before
+        return;
+    }
     UndoLog::DocUndo u;
     u.coll = coll;
     u.doc = doc;
-    if (!created)
-        u.before = std::make_unique<DocState>(d);
+    u.before = std::make_unique<DocState>(d);
     txn.undo.docs.push_back(std::move(u));
-    d.copyMark = txn.id;
 }
 
 void Store::Impl::rollback() {
@@ -433,12 +439,15 @@ void Store::Impl::rollback() {
                                       [&](const FieldState &x) { return x.name == it->field; });
                 d.fields.erase(f);
             }
-        } else if (!it->before) {
-            c.index.erase(c.docs, it->doc);
-            c.docs.pop_back(); // created docs were appended, and are undone in reverse order
         } else {
             c.docs[it->doc] = std::move(*it->before);
         }
+    }
+    for (const auto &[coll, before] : u.created) {
+        CollectionState &c = colls[coll];
+        for (size_t di = c.docs.size(); di-- > before;)
+            c.index.erase(c.docs, static_cast<uint32_t>(di));
+        c.docs.resize(before);
     }
     for (auto &[id, rec] : u.conflictsRemoved)
         conflicts[id] = std::move(rec);
@@ -610,10 +619,19 @@ void Store::Impl::putCells(const std::string &coll, const std::string &id, std::
         d.cl = localStamp(epoch);
         d.clSeq = ++seq;
     }
+    if (created) { // no field to compare with, to save for undo or to remove: the rows are appended
+        const Stamp st = localStamp(d.epoch);
+        for (auto &f : fields) {
+            FieldState &row = d.fields.emplace_back();
+            row.name = f.name;
+            row.stamp = st;
+            row.seq = ++seq;
+            row.value = std::move(f.value);
+        }
+        return;
+    }
     for (auto &f : fields)
         setField(c, d, f.name, std::move(f.value));
-    if (created)
-        return; // a new document has no other fields
     // Fields the new document no longer has are removed (counters included).
     std::vector<uint32_t> kept;
     kept.reserve(fields.size());

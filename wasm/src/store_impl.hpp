@@ -144,19 +144,21 @@ struct NamedSnapshot {
 
 // Undo log of one transaction, so a failing transaction leaves the store unchanged.
 struct UndoLog {
-    // Entries are undone in reverse order. A whole-document entry restores (or, for a created document,
-    // removes) the document; a field entry restores one field, so a plain update does not copy the
-    // whole document with every value in it.
+    // Entries are undone in reverse order. A whole-document entry restores the document; a field entry restores one
+    // field, so a plain update does not copy the whole document with every value in it.
     struct DocUndo {
         uint32_t coll;
         uint32_t doc;
-        std::unique_ptr<DocState> before; // whole-document entry: null when the transaction created it
+        std::unique_ptr<DocState> before; // whole-document entry: the document as it was
         bool fieldOnly = false;
         bool hadField = false;    // fieldOnly: whether the field existed before this write
         uint32_t field = 0;       // fieldOnly: the field's name
         uint32_t fieldBefore = 0; // fieldOnly && hadField: index into UndoLog::fields, the field as it was
     };
-    std::vector<DocUndo> docs; // 32 bytes an entry: a 100,000-document insert keeps one per document
+    std::vector<DocUndo> docs; // 32 bytes an entry
+    // Documents a transaction creates are appended to their collection: undone by cutting the collection
+    // back to its size before the first of them (one entry per collection, not one per document).
+    std::vector<std::pair<uint32_t, uint32_t>> created; // (collection, document count before)
     std::vector<FieldState> fields;
     std::vector<std::pair<std::string, ConflictState>> conflictsRemoved;
     std::vector<std::pair<uint32_t, std::vector<uint64_t>>> vvs;
@@ -202,6 +204,7 @@ struct Store::Impl {
         void reset() {
             active = false;
             undo.docs.clear();
+            undo.created.clear();
             undo.fields.clear();
             undo.conflictsRemoved.clear();
             undo.vvs.clear();
