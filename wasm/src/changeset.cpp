@@ -4,6 +4,7 @@
 #include "syncore/changeset.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <unordered_set>
 
 #include "changeset_decoder.hpp"
@@ -239,10 +240,22 @@ void PackedMemo::clear() {
     m_out.clear();
 }
 
-uint32_t PackedMemo::hashOf(std::string_view b) {
-    Fnv64 h;
-    h.add(b.data(), b.size());
-    return static_cast<uint32_t>(h.h ^ (h.h >> 32));
+uint32_t PackedMemo::hashOf(std::string_view b) { // eight bytes a step (FNV's byte loop was most of a lookup)
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ b.size();
+    size_t i = 0;
+    for (; i + 8 <= b.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, b.data() + i, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    if (i < b.size()) {
+        uint64_t w = 0;
+        std::memcpy(&w, b.data() + i, b.size() - i);
+        h = (h ^ w) * 0x94D049BB133111EBull;
+        h ^= h >> 29;
+    }
+    return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
 int32_t PackedMemo::lookup(std::string_view b, uint32_t hash) const {

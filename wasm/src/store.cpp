@@ -471,8 +471,9 @@ CommitResult Store::Impl::commit() {
     }
     try {
         out.changes = buildChanges(txn.touched, txn.seqBefore, txn.collVvBefore);
-        for (auto &[ci, doc] : txn.touched)
-            colls[ci].raiseVv(0, seq);
+        for (uint32_t ci = 0; ci < txn.collVvBefore.size(); ++ci) // the collections the transaction touched
+            if (txn.collVvBefore[ci] != UINT64_MAX)
+                colls[ci].raiseVv(0, seq);
         journalRecord(RecordType::Changes, out.changes);
     } catch (...) {
         rollback();
