@@ -322,28 +322,20 @@ Cell Cell::of(const Value &v) {
         break;
     }
     case Value::value_t::array:
-    case Value::value_t::object:
-        c.setPacked(v, nullptr);
+    case Value::value_t::object: {
+        // One scratch buffer per thread, so encoding a small array does not regrow a vector each time.
+        static thread_local Writer scratch;
+        scratch.bytes().clear();
+        writeValue(scratch, v, noStringTable()); // canonical, as every writer is
+        c.setBytes(Kind::Packed, reinterpret_cast<const char *>(scratch.bytes().data()), scratch.bytes().size());
+        if (scratch.bytes().capacity() > (1u << 20))
+            Bytes().swap(scratch.bytes()); // do not keep a huge document's buffer alive
         break;
+    }
     default:
         fail(ErrorCode::InvalidArgument, "cannot store a non-JSON value");
     }
     return c;
-}
-
-// One scratch buffer per thread, so encoding a small array does not regrow a vector each time.
-void Cell::setPacked(const Value &v, const std::string *checkPath) {
-    static thread_local Writer scratch;
-    scratch.bytes().clear();
-    if (!checkPath) {
-        writeValue(scratch, v, noStringTable()); // canonical, as every writer is
-    } else if (!writeCheckedValue(scratch, v)) {
-        validateValue(v, *checkPath); // names the problem
-        fail(ErrorCode::InvalidArgument, "value at '" + *checkPath + "' cannot be stored");
-    }
-    setBytes(Kind::Packed, reinterpret_cast<const char *>(scratch.bytes().data()), scratch.bytes().size());
-    if (scratch.bytes().capacity() > (1u << 20))
-        Bytes().swap(scratch.bytes()); // do not keep a huge document's buffer alive
 }
 
 Cell Cell::ofChecked(const Value &v, const std::string &path) {
@@ -363,17 +355,11 @@ Cell Cell::ofChecked(const Value &v, const std::string &path) {
             return ofString(s);
         break;
     }
-    case Value::value_t::array:
-    case Value::value_t::object: {
-        Cell c;
-        c.setPacked(v, &path);
-        return c;
-    }
     default:
         break;
     }
-    validateValue(v, path); // throws, naming the problem
-    fail(ErrorCode::InvalidArgument, "value at '" + path + "' cannot be stored");
+    validateValue(v, path); // throws naming the problem, or the value (an array or object) is fine
+    return of(v);
 }
 
 Cell Cell::read(Reader &r, const std::vector<std::string> &table) {

@@ -421,49 +421,6 @@ void writeValue(Writer &w, const Value &v, const StringTable &table) {
     }
 }
 
-bool writeCheckedValue(Writer &w, const Value &v, int depth) {
-    if (depth > kMaxValueDepth)
-        return false;
-    switch (v.type()) {
-    case Value::value_t::number_float:
-        if (!std::isfinite(v.get<double>()))
-            return false;
-        writeDouble(w, v.get<double>());
-        return true;
-    case Value::value_t::string: {
-        const auto &s = v.get_ref<const std::string &>();
-        if (!isValidUtf8(s))
-            return false;
-        writeString(w, s, noStringTable());
-        return true;
-    }
-    case Value::value_t::array:
-        w.u8(TArray);
-        w.varint(v.size());
-        for (const auto &x : v)
-            if (!writeCheckedValue(w, x, depth + 1))
-                return false;
-        return true;
-    case Value::value_t::object:
-        w.u8(TObject);
-        w.varint(v.size());
-        for (auto it = v.begin(); it != v.end(); ++it) {
-            if (!isValidUtf8(it.key()))
-                return false;
-            writeString(w, it.key(), noStringTable());
-            if (!writeCheckedValue(w, it.value(), depth + 1))
-                return false;
-        }
-        return true;
-    case Value::value_t::binary:
-    case Value::value_t::discarded:
-        return false;
-    default: // null, booleans, integers
-        writeValue(w, v, noStringTable());
-        return true;
-    }
-}
-
 Value readValue(Reader &r, const std::vector<std::string> &table, int depth) {
     if (depth > kMaxValueDepth)
         fail(ErrorCode::Decode, "value nests too deep");

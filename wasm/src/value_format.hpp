@@ -41,8 +41,5 @@ const StringTable &noStringTable();
 
 /** A string value: a table reference if the table holds it, else inline (short or long form). */
 void writeString(Writer &w, std::string_view s, const StringTable &table);
-/** writeValue with no string table that also checks what validateValue does (UTF-8, NaN/Infinity,
- *  depth, JSON only): false at the first problem, the bytes written so far then meaningless. */
-bool writeCheckedValue(Writer &w, const Value &v, int depth = 0);
 
 } // namespace syncore

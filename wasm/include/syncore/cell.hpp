@@ -51,7 +51,7 @@ class Cell {
 
     /** The canonical cell of a JSON value (validate it first: NaN/Infinity are not checked here). */
     static Cell of(const Value &v);
-    /** validateValue(v, path), then of(v), in one walk: throws Error(InvalidArgument) naming the problem. */
+    /** validateValue(v, path), then of(v); scalars in one step. Throws Error(InvalidArgument) naming the problem. */
     static Cell ofChecked(const Value &v, const std::string &path);
     static Cell ofNumber(double d);
     static Cell ofString(std::string_view s);
@@ -96,8 +96,6 @@ class Cell {
   private:
     static constexpr uint32_t kInline = 8;
     void setBytes(Kind k, const char *p, size_t n);
-    /** Packed: v's canonical bytes; with checkPath, checked as validateValue(v, *checkPath) would. */
-    void setPacked(const Value &v, const std::string *checkPath);
     void release() noexcept;
 
     union {
