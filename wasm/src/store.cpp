@@ -141,7 +141,7 @@ void DocIndex::grow(size_t capacity) { // slots carry their hashes: rehashing ne
 
 void DocIndex::reserve(size_t n) { grow(n); }
 
-void DocIndex::insertHashed(uint32_t di, uint32_t h) {
+void DocIndex::insert(uint32_t di, uint32_t h) {
     if ((m_count + 1) * 2 > m_slots.size())
         grow(std::max<size_t>(m_count + 1, m_count * 2));
     const size_t mask = m_slots.size() - 1;
@@ -229,14 +229,12 @@ uint32_t Store::Impl::putFieldName(size_t pos, const std::string &key) {
 }
 
 void Store::Impl::checkPutCollection(const std::string &name) const {
-    if (!(lastPutCollection < colls.size() && colls[lastPutCollection].name == name))
+    if (!isLastPutCollection(name))
         checkCollectionName(name);
 }
 
 uint32_t Store::Impl::putCollection(const std::string &name) {
-    if (lastPutCollection < colls.size() && colls[lastPutCollection].name == name)
-        return lastPutCollection;
-    return lastPutCollection = collectionIndex(name);
+    return isLastPutCollection(name) ? lastPutCollection : (lastPutCollection = collectionIndex(name));
 }
 
 uint32_t Store::Impl::collectionIndex(const std::string &name) {
@@ -362,7 +360,7 @@ DocState &Store::Impl::docForWrite(uint32_t coll, const std::string &id, bool *c
     *created = true;
     c.docs.emplace_back();
     c.docs.back().id = id;
-    c.index.insertHashed(static_cast<uint32_t>(c.docs.size() - 1), hash);
+    c.index.insert(static_cast<uint32_t>(c.docs.size() - 1), hash);
     return c.docs.back();
 }
 
@@ -502,26 +500,19 @@ void Store::Impl::writeField(CollectionState &c, DocState &d, uint32_t name, Cel
         }
         txn.undo.docs.push_back(std::move(u));
     }
-    Stamp st = localStamp(d.epoch);
-    if (cur) {
-        // Written twice in one transaction: keep the base of the value the transaction replaced.
-        bool sameTxn = cur->stamp.hlc == txn.hlc && cur->stamp.site == 0 && cur->stamp.epoch == d.epoch;
-        if (!sameTxn)
-            cur->base = cur->stamp;
-        cur->stamp = st;
-        cur->seq = ++seq;
-        cur->flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
-        cur->value = absent ? Cell() : std::move(v);
-    } else {
-        FieldState f;
-        f.name = name;
-        f.flags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
-        f.stamp = st;
-        f.seq = ++seq;
-        if (!absent)
-            f.value = std::move(v);
-        d.fields.push_back(std::move(f));
+    const uint8_t rowFlags = static_cast<uint8_t>((absent ? rowflag::Absent : 0) | flags);
+    if (!cur) {
+        appendField(d, name, rowFlags, absent ? Cell() : std::move(v));
+        return;
     }
+    // Written twice in one transaction: keep the base of the value the transaction replaced.
+    bool sameTxn = cur->stamp.hlc == txn.hlc && cur->stamp.site == 0 && cur->stamp.epoch == d.epoch;
+    if (!sameTxn)
+        cur->base = cur->stamp;
+    cur->stamp = localStamp(d.epoch);
+    cur->seq = ++seq;
+    cur->flags = rowFlags;
+    cur->value = absent ? Cell() : std::move(v);
 }
 
 void Store::Impl::setField(CollectionState &c, DocState &d, const std::string &key, Cell v) {
@@ -621,14 +612,8 @@ void Store::Impl::putCells(const std::string &coll, const std::string &id, std::
         d.clSeq = ++seq;
     }
     if (created) { // no field to compare with, to save for undo or to remove: the rows are appended
-        const Stamp st = localStamp(d.epoch);
-        for (auto &f : fields) {
-            FieldState &row = d.fields.emplace_back();
-            row.name = f.name;
-            row.stamp = st;
-            row.seq = ++seq;
-            row.value = std::move(f.value);
-        }
+        for (auto &f : fields)
+            appendField(d, f.name, 0, std::move(f.value));
         return;
     }
     for (auto &f : fields)

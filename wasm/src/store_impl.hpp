@@ -81,10 +81,8 @@ class DocIndex {
     }
     /** The same, also handing out the id's hash for an insert that follows a miss. */
     uint32_t find(const std::vector<DocState> &docs, std::string_view id, uint32_t &hash) const;
-    /** Adds docs[di] (its id must not be present yet). */
-    void insert(const std::vector<DocState> &docs, uint32_t di) { insertHashed(di, hashOf(docs[di].id)); }
-    /** Adds docs[di], whose id hashes to `hash` (from find). */
-    void insertHashed(uint32_t di, uint32_t hash);
+    /** Adds the document at position di, whose id (not present yet) hashes to `hash` (from find). */
+    void insert(uint32_t di, uint32_t hash);
     /** Adds docs[from..] (none present yet) at once: a bulk load hashes them all, then fills the slots
      *  with each slot prefetched a few inserts ahead (one cache miss each, overlapped). */
     void insertFrom(const std::vector<DocState> &docs, uint32_t from);
@@ -226,6 +224,9 @@ struct Store::Impl {
     // names). Indexes are checked against the tables, which a rollback or a reset may shrink.
     uint32_t lastPutCollection = UINT32_MAX;
     std::vector<uint32_t> lastPutFields; // by position in the put
+    bool isLastPutCollection(const std::string &name) const {
+        return lastPutCollection < colls.size() && colls[lastPutCollection].name == name;
+    }
     /** Checks the name of the collection a put writes to. */
     void checkPutCollection(const std::string &name) const;
     /** The collection a put writes to (its name checked), created if need be. */
@@ -259,6 +260,15 @@ struct Store::Impl {
     void touchFields(uint32_t coll, uint32_t doc);
     Stamp localStamp(uint32_t epoch) const { return Stamp{txn.hlc, epoch, 0}; }
     void writeField(CollectionState &c, DocState &d, uint32_t name, Cell v, bool absent, uint8_t flags);
+    /** Appends a row for a field the document does not have yet, written by this transaction. */
+    void appendField(DocState &d, uint32_t name, uint8_t flags, Cell &&v) {
+        FieldState &f = d.fields.emplace_back();
+        f.name = name;
+        f.flags = flags;
+        f.stamp = localStamp(d.epoch);
+        f.seq = ++seq;
+        f.value = std::move(v);
+    }
     /** Writes a plain value to a field unless it already holds exactly that value. */
     void setField(CollectionState &c, DocState &d, const std::string &key, Cell v);
     void setField(CollectionState &c, DocState &d, uint32_t name, Cell v);
