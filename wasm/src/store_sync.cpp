@@ -160,6 +160,48 @@ class Builder final : public enc::Source {
             o.minHlc = std::min(o.minHlc, st->hlc);
         }
     }
+    /**
+     * A local commit's rows of document d: those this replica (site 0, registered first) wrote after
+     * minSeq, in forEachRow's order, registered as addRow would (field, base site, document): the same
+     * change set, with the document looked up once and no per-row dispatch.
+     */
+    void addLocal(size_t partIdx, uint32_t storeDoc, const DocState &d, uint64_t minSeq) {
+        auto &rows = m_rows[partIdx];
+        Order &o = m_order[partIdx];
+        uint32_t di = UINT32_MAX;
+        auto add = [&](const Stamp &st, uint64_t sq, RowKind kind, uint32_t sub) {
+            if (di == UINT32_MAX)
+                di = doc(partIdx, storeDoc, d.id);
+            if (rows.empty()) {
+                o = Order{true, 0, sq, st.hlc};
+            } else { // (every row is site 0's)
+                o.inOrder = o.inOrder && sq > o.lastSeq;
+                o.lastSeq = sq;
+                o.minHlc = std::min(o.minHlc, st.hlc);
+            }
+            rows.push_back(StoreRow{&d, sub, di, kind});
+        };
+        if (!d.cl.isZero() && d.cl.site == 0 && d.clSeq > minSeq)
+            add(d.cl, d.clSeq, RowKind::Cl, 0);
+        for (uint32_t i = 0; i < d.fields.size(); ++i) {
+            const FieldState &f = d.fields[i];
+            if (f.stamp.site != 0 || f.seq <= minSeq)
+                continue;
+            field(f.name);
+            if (!f.base.isZero())
+                base(f.base);
+            add(f.stamp, f.seq, RowKind::Field, i);
+        }
+        for (uint32_t i = 0; i < d.counters.size(); ++i) {
+            const CounterState &c = d.counters[i];
+            if (c.stamp.site != 0 || c.seq <= minSeq)
+                continue;
+            field(c.name);
+            if (!c.base.isZero())
+                base(c.base);
+            add(c.stamp, c.seq, RowKind::Counter, i);
+        }
+    }
     bool inSeqOrder(size_t p, uint64_t &minHlc) const override {
         if (m_rows[p].empty() || !m_order[p].inOrder)
             return false;
@@ -312,11 +354,7 @@ Bytes Store::Impl::buildChanges(const std::vector<std::pair<uint32_t, uint32_t>>
         for (const auto &touched : docs) {
             if (touched.first != ci)
                 continue;
-            const DocState &d = c.docs[touched.second];
-            forEachRow(d, touched.second, [&](const RowRef &r) {
-                if (r.site == 0 && r.seq > minSeq)
-                    b.addRow(pi, r.doc, d, r.kind, r.sub);
-            });
+            b.addLocal(pi, touched.second, c.docs[touched.second], minSeq);
         }
         b.cs.collections[pi].ranges.push_back(Range{0, vvBefore[ci], seq});
     }
