@@ -149,7 +149,7 @@ class Builder final : public enc::Source {
             base(c.base);
         }
         uint32_t di = doc(partIdx, storeDoc, d.id);
-        m_rows[partIdx].push_back(StoreRow{&d, static_cast<uint32_t>(sub), di, kind});
+        m_rows[partIdx].push_back(StoreRow{rowOf(d, kind, sub), di, kind});
         // Whether the rows stay in the encoder's order (inSeqOrder), and their smallest clock.
         Order &o = m_order[partIdx];
         if (m_rows[partIdx].size() == 1) {
@@ -179,7 +179,7 @@ class Builder final : public enc::Source {
                 o.lastSeq = sq;
                 o.minHlc = std::min(o.minHlc, st.hlc);
             }
-            rows.push_back(StoreRow{&d, sub, di, kind});
+            rows.push_back(StoreRow{rowOf(d, kind, sub), di, kind});
         };
         if (!d.cl.isZero() && d.cl.site == 0 && d.clSeq > minSeq)
             add(d.cl, d.clSeq, RowKind::Cl, 0);
@@ -230,7 +230,7 @@ class Builder final : public enc::Source {
         const StoreRow &s = m_rows[p][i];
         if (s.kind != RowKind::Field)
             return nullptr;
-        const FieldState &f = s.d->fields[s.sub];
+        const FieldState &f = *static_cast<const FieldState *>(s.row);
         return f.flags & rowflag::Absent ? nullptr : &f.value;
     }
     enc::EncRow row(size_t p, size_t i) const override {
@@ -239,10 +239,11 @@ class Builder final : public enc::Source {
         e.kind = s.kind;
         e.doc = s.doc;
         if (s.kind == RowKind::Cl) {
-            e.stamp = mapped(s.d->cl);
-            e.seq = s.d->clSeq;
+            const DocState &d = *static_cast<const DocState *>(s.row);
+            e.stamp = mapped(d.cl);
+            e.seq = d.clSeq;
         } else if (s.kind == RowKind::Field) {
-            const FieldState &f = s.d->fields[s.sub];
+            const FieldState &f = *static_cast<const FieldState *>(s.row);
             e.stamp = mapped(f.stamp);
             e.field = m_fields[f.name];
             e.flags = f.flags;
@@ -251,7 +252,7 @@ class Builder final : public enc::Source {
             if (!(f.flags & rowflag::Absent))
                 e.value = &f.value;
         } else {
-            const CounterState &c = s.d->counters[s.sub];
+            const CounterState &c = *static_cast<const CounterState *>(s.row);
             e.stamp = mapped(c.stamp);
             e.field = m_fields[c.name];
             e.seq = c.seq;
@@ -264,12 +265,20 @@ class Builder final : public enc::Source {
     ChangeSet cs; // sites, field names, and per part: name, document ids and ranges (rows stay in the store)
 
   private:
+    // A row of the change set: the store's Cl row (its DocState), field or counter row, read in place
+    // (no indirection through the document: the encoder reads every row twice).
     struct StoreRow {
-        const DocState *d;
-        uint32_t sub;
+        const void *row;
         uint32_t doc; // change-set document index
         RowKind kind;
     };
+    static const void *rowOf(const DocState &d, RowKind kind, size_t sub) {
+        if (kind == RowKind::Field)
+            return &d.fields[sub];
+        if (kind == RowKind::Counter)
+            return &d.counters[sub];
+        return &d;
+    }
     // Lookups of what addRow registered.
     Stamp mapped(const Stamp &s) const { return Stamp{s.hlc, s.epoch, m_sites[s.site]}; }
     Stamp mappedBase(const Stamp &s) const {
