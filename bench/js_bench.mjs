@@ -1,6 +1,7 @@
 // The core benchmark's record workload through the JavaScript APIs, side by side in one run:
-// syncore (this package), Yjs (a Y.Map of plain objects, and a Y.Map of nested Y.Maps), Automerge and
-// Loro (a LoroMap of nested LoroMaps). Each system runs in its own child process of this script, so its
+// syncore (this package), Yjs (a Y.Map of plain objects, the same with an 'update' listener as a sync
+// or persistence provider attaches, and a Y.Map of nested Y.Maps), Automerge and Loro (a LoroMap of
+// nested LoroMaps). Each system runs in its own child process of this script, so its
 // peak memory (maxRSS) is its own; the same seeded workload is generated in each.
 //
 //   node bench/js_bench.mjs [--docs=100000] [--seed=20240611] [--only=syncore,yjs-plain,...] [--runs=1]
@@ -25,7 +26,7 @@ const SEED = Number(args.seed ?? 20240611);
 // costs grow with the document: at 100,000 docs its 100,000 updates would take hours).
 const BUDGET_MS = Number(args.budget ?? 30_000);
 const RUNS = Math.max(1, Number(args.runs ?? 1));
-const SYSTEMS = ['syncore', 'yjs-plain', 'yjs-nested', 'automerge', 'loro'];
+const SYSTEMS = ['syncore', 'yjs-plain', 'yjs-synced', 'yjs-nested', 'automerge', 'loro'];
 
 // ------------------------------------------------------------------------------------------ workload
 function workload(n, seed) {
@@ -94,9 +95,16 @@ async function adapter(name) {
       same: (a, b) => a.store.replication.stateHash() === b.store.replication.stateHash(),
     };
   }
-  if (name === 'yjs-plain' || name === 'yjs-nested') {
+  if (name === 'yjs-plain' || name === 'yjs-synced' || name === 'yjs-nested') {
     const Y = await import('yjs');
     const nested = name === 'yjs-nested';
+    // yjs-synced: what y-websocket and y-indexeddb do to a document, an 'update' listener that takes each
+    // transaction's encoded update (to send and to store). Without one, Yjs encodes nothing at commit,
+    // where syncore's commit always produces its change set (journal and sync).
+    const listen = (doc) => {
+      if (name === 'yjs-synced') doc.on('update', (update) => { doc.updateBytes = (doc.updateBytes ?? 0) + update.length; });
+      return doc;
+    };
     const wrap = (doc) => ({
       doc,
       map: doc.getMap('tasks'),
@@ -129,9 +137,9 @@ async function adapter(name) {
       count() { return this.map.size; },
     });
     return {
-      async create() { return wrap(new Y.Doc()); },
+      async create() { return wrap(listen(new Y.Doc())); },
       async load(bytes) {
-        const d = new Y.Doc();
+        const d = listen(new Y.Doc());
         Y.applyUpdate(d, bytes);
         return wrap(d);
       },

@@ -42,8 +42,8 @@ section "core_bench: wasm under node $(node --version)"
 node build-wasm/core_bench.js "$@" | tee build-bench/core-wasm.txt
 { echo "native:"; cat build-bench/core-native.txt; echo; echo "wasm under node $(node --version):"; cat build-bench/core-wasm.txt; } > build-bench/core.txt
 
-section "Yjs on the core's workload, best of 3 (the core's targets are ratios to Yjs)"
-node bench/js_bench.mjs --only=yjs-plain --runs=3 --json=build-bench/yjs-ref.json
+section "Yjs on the core's workload, best of 3 (the core's targets are ratios to Yjs; with an update listener for context)"
+node bench/js_bench.mjs --only=yjs-plain,yjs-synced --runs=3 --json=build-bench/yjs-ref.json
 
 section "js_bench: the JS API beside Yjs, Automerge, Loro ($DOCS docs)"
 node bench/js_bench.mjs --docs="$DOCS"
