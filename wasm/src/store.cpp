@@ -320,6 +320,10 @@ Value Store::Impl::materialize(const CollectionState &, const DocState &d) const
 
 void Store::Impl::raiseEpochTo(CollectionState &c, DocState &d, uint32_t epoch) {
     bool was = d.present();
+    // A document at epoch 0 is one just created here: a conflict record needs a field the document held,
+    // so none can be its. (Scanning the records for each new document made creating 20,000 documents
+    // beside 5,000 records take 2.5 s instead of 75 ms.)
+    const bool created = d.epoch == 0;
     d.epoch = epoch;
     d.fields.erase(
         std::remove_if(d.fields.begin(), d.fields.end(), [&](const FieldState &f) { return f.stamp.epoch < epoch; }),
@@ -334,7 +338,7 @@ void Store::Impl::raiseEpochTo(CollectionState &c, DocState &d, uint32_t epoch) 
         ++c.present;
     // Conflict records of a dead epoch are moot: the document was deleted since. Dropping them here
     // is deterministic, so every replica (and a journal replay) does the same.
-    if (!conflicts.empty()) {
+    if (!conflicts.empty() && !created) {
         for (auto it = conflicts.begin(); it != conflicts.end();) {
             const ConflictState &r = it->second;
             if (r.collection == c.name && r.doc == d.id && std::max(r.localStamp.epoch, r.remoteStamp.epoch) < epoch) {
