@@ -234,6 +234,7 @@ async function runOne(name) {
   await a.insert(docs);
   out.insertMs = ms(t);
   if (a.count() !== DOCS) fail(`count after insert ${a.count()}`);
+  if (args['insert-only']) return out; // bench/insert_pairs.mjs: the insert alone
 
   // runs updates until done or out of budget; returns how many ran
   const run = async (replica, list) => {
@@ -299,7 +300,7 @@ for (const name of only) {
     // --runs=N: N fresh processes; each time figure is the best of them (bytes are the same every run)
     let best = null;
     for (let run = 0; run < RUNS; run++) {
-      const out = execFileSync(process.execPath, ['--max-old-space-size=8192', fileURLToPath(import.meta.url), `--child=${name}`, `--docs=${DOCS}`, `--seed=${SEED}`],
+      const out = execFileSync(process.execPath, ['--max-old-space-size=8192', fileURLToPath(import.meta.url), `--child=${name}`, `--docs=${DOCS}`, `--seed=${SEED}`, ...(args['insert-only'] ? ['--insert-only'] : [])],
         { encoding: 'utf8', timeout: 20 * 60_000, maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
       const r = JSON.parse(out.trim().split('\n').pop());
       if (!best) best = { ...r, runs: RUNS };

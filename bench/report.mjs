@@ -68,6 +68,11 @@ if (coreText && yjsText) {
     }
     md += `\n- Yjs: a Y.Map of plain objects (its fastest shape on this workload), through bench/js_bench.mjs in node ${process.version}, the same workload (100,000 documents of the same shape and word lists, 100,000 single-field updates, 50,000 concurrent ones per replica; drawn by a JS generator, so not the very same documents as core_bench's); ours: bench/core_bench.cpp, best of its runs.\n`;
     md += '- A ratio "misses" when ours / Yjs here is above target / Yjs in the issue (for load, the upper end of the range).\n';
+    const pairsText = read('insert-pairs.json');
+    if (pairsText) {
+      const p = JSON.parse(pairsText);
+      md += `- The WebAssembly insert against Yjs's in ${p.rounds.length} alternating pairs (bench/insert_pairs.mjs, each side best of ${p.runs}; this machine's speed swings by up to 1.5x for minutes at a time, so one run of each can land on either side of the target): ratios ${p.rounds.map((r) => f(r.ratio)).join(', ')}; median ${f(p.median)} against the target ${f(p.target)} (${p.median <= p.target ? 'met' : 'missed'} at the median).\n`;
+    }
     const synced = JSON.parse(yjsText).raw?.find((r) => r.system === 'yjs-synced' && !r.error);
     if (synced) {
       const row = (label, re, key) => {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # All benchmarks, then docs/BENCHMARKS.md + docs/benchmarks.svg:
 #   1. bench/core_bench.cpp natively and compiled to wasm under node (the C++ core alone)
-#   2. bench/js_bench.mjs: Yjs alone, best of 3 (the core's targets are ratios to it), then the same
+#   2. bench/js_bench.mjs: Yjs alone, best of 3 (the core's targets are ratios to it), the wasm insert
+#      against Yjs's in alternating pairs (bench/insert_pairs.mjs), then the same
 #      workload through the JS API, beside Yjs, Automerge and Loro
 #   3. bench/relay_bench.mjs: the relay under load (fan-out to 100 and 500 clients, initial sync of a
 #      100,000-document channel) beside a bare ws broadcast server and the y-websocket server, 127.0.0.1
@@ -44,6 +45,9 @@ node build-wasm/core_bench.js "$@" | tee build-bench/core-wasm.txt
 
 section "Yjs on the core's workload, best of 3 (the core's targets are ratios to Yjs; with an update listener for context)"
 node bench/js_bench.mjs --only=yjs-plain,yjs-synced --runs=3 --json=build-bench/yjs-ref.json
+
+section "the wasm insert against Yjs's in alternating pairs (the machine's speed swings for minutes at a time)"
+node bench/insert_pairs.mjs --rounds=5 --runs=5 --json=build-bench/insert-pairs.json
 
 section "js_bench: the JS API beside Yjs, Automerge, Loro ($DOCS docs)"
 node bench/js_bench.mjs --docs="$DOCS"
