@@ -1,10 +1,14 @@
 // The WebAssembly insert against Yjs's, in alternating pairs: this machine's speed swings by up to 1.5x
 // for minutes at a time, so one run of each, minutes apart, can land on either side of a target ratio.
-// Each round runs core_bench's insert in WebAssembly (best of --runs) and then Yjs's insert through
-// bench/js_bench.mjs (plain objects, best of --runs fresh processes), alternating which goes first, and
-// prints the round's ratio; the summary is the median of the rounds' ratios (and their spread).
+// Each round runs core_bench's insert in WebAssembly and then Yjs's insert through bench/js_bench.mjs
+// (plain objects), alternating which goes first, and prints the round's ratio; the summary is the median
+// of the rounds' ratios (and their spread). Both sides are the best of --procs fresh processes: on this
+// virtual machine one of the two CPUs can be 1.5x slower than the other for minutes, and a process stays
+// on the CPU it started on (pinning both to one CPU is no fairer: V8 compiles and collects garbage on
+// helper threads). Each core_bench process inserts --runs times (the first into fresh memory, as
+// core_bench's own figure does); each Yjs process inserts once, its first.
 //
-//   node bench/insert_pairs.mjs [--rounds=5] [--runs=5] [--json=FILE]
+//   node bench/insert_pairs.mjs [--rounds=5] [--procs=5] [--runs=3] [--json=FILE]
 // Needs build-wasm/core_bench.js (scripts/bench.sh builds it) and npm ci (Yjs). Not a test.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,7 +19,8 @@ import { parseArgs } from './harness.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = parseArgs();
 const ROUNDS = Math.max(1, Number(args.rounds ?? 5));
-const RUNS = Math.max(1, Number(args.runs ?? 5));
+const PROCS = Math.max(1, Number(args.procs ?? 5));
+const RUNS = Math.max(1, Number(args.runs ?? 3));
 const CORE = path.join(ROOT, 'build-wasm/core_bench.js');
 if (!fs.existsSync(CORE)) {
   console.error(`insert_pairs: ${CORE} is missing (build it: sh scripts/bench.sh, or cmake --build build-wasm --target core_bench)`);
@@ -24,16 +29,20 @@ if (!fs.existsSync(CORE)) {
 
 const run = (file, argv) => execFileSync(process.execPath, [file, ...argv], { cwd: ROOT, encoding: 'utf8', timeout: 10 * 60_000, maxBuffer: 1 << 24 });
 function ours() {
-  const out = run(CORE, ['--insert-only', `--runs=${RUNS}`]);
-  const m = /^1 insert \(1 txn\)\s+([\d.]+) ms/m.exec(out);
-  if (!m) throw new Error(`insert_pairs: no insert figure in core_bench's output:\n${out}`);
-  return Number(m[1]);
+  let best = Infinity;
+  for (let p = 0; p < PROCS; p++) {
+    const out = run(CORE, ['--insert-only', `--runs=${RUNS}`]);
+    const m = /^1 insert \(1 txn\)\s+([\d.]+) ms/m.exec(out);
+    if (!m) throw new Error(`insert_pairs: no insert figure in core_bench's output:\n${out}`);
+    best = Math.min(best, Number(m[1]));
+  }
+  return best;
 }
 function yjs() {
   const file = path.join(ROOT, 'build-bench', `.insert-pairs-${process.pid}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   try {
-    run(path.join(ROOT, 'bench/js_bench.mjs'), ['--only=yjs-plain', '--insert-only', `--runs=${RUNS}`, `--json=${file}`]);
+    run(path.join(ROOT, 'bench/js_bench.mjs'), ['--only=yjs-plain', '--insert-only', `--runs=${PROCS}`, `--json=${file}`]);
     const r = JSON.parse(fs.readFileSync(file, 'utf8')).raw.find((x) => x.system === 'yjs-plain');
     if (!r || r.error || !(r.insertMs > 0)) throw new Error(`insert_pairs: Yjs's run failed: ${r?.error ?? 'no figure'}`);
     return r.insertMs;
@@ -51,6 +60,6 @@ for (let k = 0; k < ROUNDS; k++) {
 }
 const sorted = rounds.map((r) => r.ratio).sort((a, b) => a - b);
 const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-const summary = { rounds, runs: RUNS, median, min: sorted[0], max: sorted[sorted.length - 1], target: 0.55 };
+const summary = { rounds, procs: PROCS, runs: RUNS, median, min: sorted[0], max: sorted[sorted.length - 1], target: 0.55 };
 console.log(`insert, wasm / Yjs over ${ROUNDS} alternating rounds: median ${median.toFixed(3)} (min ${summary.min.toFixed(3)}, max ${summary.max.toFixed(3)}); target 0.55: ${median <= 0.55 ? 'met' : 'missed'} at the median`);
 if (args.json) fs.writeFileSync(args.json, `${JSON.stringify(summary, null, 2)}\n`);

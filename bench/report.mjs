@@ -71,7 +71,7 @@ if (coreText && yjsText) {
     const pairsText = read('insert-pairs.json');
     if (pairsText) {
       const p = JSON.parse(pairsText);
-      md += `- The WebAssembly insert against Yjs's in ${p.rounds.length} alternating pairs (bench/insert_pairs.mjs, each side best of ${p.runs}; this machine's speed swings by up to 1.5x for minutes at a time, so one run of each can land on either side of the target): ratios ${p.rounds.map((r) => f(r.ratio)).join(', ')}; median ${f(p.median)} against the target ${f(p.target)} (${p.median <= p.target ? 'met' : 'missed'} at the median).\n`;
+      md += `- The WebAssembly insert against Yjs's in ${p.rounds.length} alternating pairs (bench/insert_pairs.mjs, each side the best of ${p.procs} processes; one of this machine's two CPUs can be 1.5x slower than the other for minutes, and a process stays where it started, so one run of each can land on either side of the target): ratios ${p.rounds.map((r) => f(r.ratio)).join(', ')}; median ${f(p.median)} against the target ${f(p.target)} (${p.median <= p.target ? 'met' : 'missed'} at the median).\n`;
     }
     const synced = JSON.parse(yjsText).raw?.find((r) => r.system === 'yjs-synced' && !r.error);
     if (synced) {

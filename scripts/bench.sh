@@ -47,7 +47,7 @@ section "Yjs on the core's workload, best of 3 (the core's targets are ratios to
 node bench/js_bench.mjs --only=yjs-plain,yjs-synced --runs=3 --json=build-bench/yjs-ref.json
 
 section "the wasm insert against Yjs's in alternating pairs (the machine's speed swings for minutes at a time)"
-node bench/insert_pairs.mjs --rounds=5 --runs=5 --json=build-bench/insert-pairs.json
+node bench/insert_pairs.mjs --rounds=5 --procs=5 --runs=3 --json=build-bench/insert-pairs.json
 
 section "js_bench: the JS API beside Yjs, Automerge, Loro ($DOCS docs)"
 node bench/js_bench.mjs --docs="$DOCS"
