@@ -183,24 +183,19 @@ class Builder final : public enc::Source {
         };
         if (!d.cl.isZero() && d.cl.site == 0 && d.clSeq > minSeq)
             add(d.cl, d.clSeq, RowKind::Cl, 0);
-        for (uint32_t i = 0; i < d.fields.size(); ++i) {
-            const FieldState &f = d.fields[i];
-            if (f.stamp.site != 0 || f.seq <= minSeq)
-                continue;
-            field(f.name);
-            if (!f.base.isZero())
-                base(f.base);
-            add(f.stamp, f.seq, RowKind::Field, i);
-        }
-        for (uint32_t i = 0; i < d.counters.size(); ++i) {
-            const CounterState &c = d.counters[i];
-            if (c.stamp.site != 0 || c.seq <= minSeq)
-                continue;
-            field(c.name);
-            if (!c.base.isZero())
-                base(c.base);
-            add(c.stamp, c.seq, RowKind::Counter, i);
-        }
+        auto addAll = [&](const auto &list, RowKind kind) { // field rows, then counter rows
+            for (uint32_t i = 0; i < list.size(); ++i) {
+                const auto &r = list[i];
+                if (r.stamp.site != 0 || r.seq <= minSeq)
+                    continue;
+                field(r.name);
+                if (!r.base.isZero())
+                    base(r.base);
+                add(r.stamp, r.seq, kind, i);
+            }
+        };
+        addAll(d.fields, RowKind::Field);
+        addAll(d.counters, RowKind::Counter);
     }
     bool inSeqOrder(size_t p, uint64_t &minHlc) const override {
         if (m_rows[p].empty() || !m_order[p].inOrder)
