@@ -127,37 +127,13 @@ class Builder final : public enc::Source {
 
     // Adds the row (kind, sub) of document d: registers its site, field and document, in that order.
     void addRow(size_t partIdx, uint32_t storeDoc, const DocState &d, RowKind kind, size_t sub) {
-        const Stamp *st;
-        uint64_t sq;
         if (kind == RowKind::Cl) {
-            st = &d.cl;
-            sq = d.clSeq;
-            stamp(*st);
+            stamp(d.cl);
+            push(partIdx, &d, doc(partIdx, storeDoc, d.id), kind, d.cl, d.clSeq);
         } else if (kind == RowKind::Field) {
-            const FieldState &f = d.fields[sub];
-            st = &f.stamp;
-            sq = f.seq;
-            stamp(*st);
-            field(f.name);
-            base(f.base);
+            addRegister(partIdx, storeDoc, d, d.fields[sub], kind);
         } else {
-            const CounterState &c = d.counters[sub];
-            st = &c.stamp;
-            sq = c.seq;
-            stamp(*st);
-            field(c.name);
-            base(c.base);
-        }
-        uint32_t di = doc(partIdx, storeDoc, d.id);
-        m_rows[partIdx].push_back(StoreRow{rowOf(d, kind, sub), di, kind});
-        // Whether the rows stay in the encoder's order (inSeqOrder), and their smallest clock.
-        Order &o = m_order[partIdx];
-        if (m_rows[partIdx].size() == 1) {
-            o = Order{true, st->site, sq, st->hlc};
-        } else {
-            o.inOrder = o.inOrder && st->site == o.site && sq > o.lastSeq;
-            o.lastSeq = sq;
-            o.minHlc = std::min(o.minHlc, st->hlc);
+            addRegister(partIdx, storeDoc, d, d.counters[sub], kind);
         }
     }
     /**
@@ -166,32 +142,17 @@ class Builder final : public enc::Source {
      * change set, with the document looked up once and no per-row dispatch.
      */
     void addLocal(size_t partIdx, uint32_t storeDoc, const DocState &d, uint64_t minSeq) {
-        auto &rows = m_rows[partIdx];
-        Order &o = m_order[partIdx];
         uint32_t di = UINT32_MAX;
-        auto add = [&](const Stamp &st, uint64_t sq, RowKind kind, uint32_t sub) {
-            if (di == UINT32_MAX)
-                di = doc(partIdx, storeDoc, d.id);
-            if (rows.empty()) {
-                o = Order{true, 0, sq, st.hlc};
-            } else { // (every row is site 0's)
-                o.inOrder = o.inOrder && sq > o.lastSeq;
-                o.lastSeq = sq;
-                o.minHlc = std::min(o.minHlc, st.hlc);
-            }
-            rows.push_back(StoreRow{rowOf(d, kind, sub), di, kind});
-        };
+        auto docIndex = [&] { return di != UINT32_MAX ? di : (di = doc(partIdx, storeDoc, d.id)); };
         if (!d.cl.isZero() && d.cl.site == 0 && d.clSeq > minSeq)
-            add(d.cl, d.clSeq, RowKind::Cl, 0);
+            push(partIdx, &d, docIndex(), RowKind::Cl, d.cl, d.clSeq);
         auto addAll = [&](const auto &list, RowKind kind) { // field rows, then counter rows
-            for (uint32_t i = 0; i < list.size(); ++i) {
-                const auto &r = list[i];
+            for (const auto &r : list) {
                 if (r.stamp.site != 0 || r.seq <= minSeq)
                     continue;
                 field(r.name);
-                if (!r.base.isZero())
-                    base(r.base);
-                add(r.stamp, r.seq, kind, i);
+                base(r.base);
+                push(partIdx, &r, docIndex(), kind, r.stamp, r.seq);
             }
         };
         addAll(d.fields, RowKind::Field);
@@ -267,12 +228,27 @@ class Builder final : public enc::Source {
         uint32_t doc; // change-set document index
         RowKind kind;
     };
-    static const void *rowOf(const DocState &d, RowKind kind, size_t sub) {
-        if (kind == RowKind::Field)
-            return &d.fields[sub];
-        if (kind == RowKind::Counter)
-            return &d.counters[sub];
-        return &d;
+    // A field or counter row of document d: registers its site, field and document, in that order.
+    template <typename R>
+    void addRegister(size_t partIdx, uint32_t storeDoc, const DocState &d, const R &r, RowKind kind) {
+        stamp(r.stamp);
+        field(r.name);
+        base(r.base);
+        push(partIdx, &r, doc(partIdx, storeDoc, d.id), kind, r.stamp, r.seq);
+    }
+    // Appends a row, noting whether the part's rows stay in the encoder's order (inSeqOrder: one origin,
+    // seqs increasing) and their smallest clock.
+    void push(size_t partIdx, const void *row, uint32_t di, RowKind kind, const Stamp &st, uint64_t sq) {
+        auto &rows = m_rows[partIdx];
+        Order &o = m_order[partIdx];
+        if (rows.empty()) {
+            o = Order{true, st.site, sq, st.hlc};
+        } else {
+            o.inOrder = o.inOrder && st.site == o.site && sq > o.lastSeq;
+            o.lastSeq = sq;
+            o.minHlc = std::min(o.minHlc, st.hlc);
+        }
+        rows.push_back(StoreRow{row, di, kind});
     }
     // Lookups of what addRow registered.
     Stamp mapped(const Stamp &s) const { return Stamp{s.hlc, s.epoch, m_sites[s.site]}; }
