@@ -168,8 +168,8 @@ TEST_CASE("conflicts: records survive a restart") {
 
 TEST_CASE("conflicts: records stay with their documents when others are created or deleted") {
     // A document's epoch rising (created, deleted, brought back) drops the records of its dead epochs:
-    // only its own, found through the per-document count (not by scanning every record, which made
-    // creating documents next to thousands of records quadratic).
+    // only its own, looked up from its field rows (scanning every record instead made creating or
+    // deleting documents next to thousands of records quadratic).
     test::ManualClock clock;
     auto a = test::replica(1, clock), b = test::replica(2, clock);
     for (auto *s : {a.get(), b.get()})

@@ -320,10 +320,21 @@ Value Store::Impl::materialize(const CollectionState &, const DocState &d) const
 
 void Store::Impl::raiseEpochTo(CollectionState &c, DocState &d, uint32_t epoch) {
     bool was = d.present();
-    // A document at epoch 0 is one just created here: a conflict record needs a field the document held,
-    // so none can be its. (Scanning the records for each new document made creating 20,000 documents
-    // beside 5,000 records take 2.5 s instead of 75 ms.)
-    const bool created = d.epoch == 0;
+    // Conflict records of a dead epoch are moot: the document was deleted since. Dropping them here is
+    // deterministic, so every replica (and a journal replay) does the same. A record is keyed by
+    // (collection, document, field) and is made against a field row the document holds, which only
+    // this function removes: the document's records are looked up from its rows, not found by scanning
+    // every record (which made creating 20,000 documents beside 5,000 records take 2.5 s, not 75 ms).
+    if (!conflicts.empty())
+        for (const FieldState &f : d.fields) {
+            auto it = conflicts.find(conflictId(c.name, d.id, fieldNames[f.name]));
+            if (it == conflicts.end() || std::max(it->second.localStamp.epoch, it->second.remoteStamp.epoch) >= epoch)
+                continue;
+            if (txn.active)
+                txn.undo.conflictsRemoved.push_back({it->first, it->second});
+            clearedByEpoch.push_back(it->first);
+            conflicts.erase(it);
+        }
     d.epoch = epoch;
     d.fields.erase(
         std::remove_if(d.fields.begin(), d.fields.end(), [&](const FieldState &f) { return f.stamp.epoch < epoch; }),
@@ -336,21 +347,6 @@ void Store::Impl::raiseEpochTo(CollectionState &c, DocState &d, uint32_t epoch) 
         --c.present;
     if (!was && now)
         ++c.present;
-    // Conflict records of a dead epoch are moot: the document was deleted since. Dropping them here
-    // is deterministic, so every replica (and a journal replay) does the same.
-    if (!conflicts.empty() && !created) {
-        for (auto it = conflicts.begin(); it != conflicts.end();) {
-            const ConflictState &r = it->second;
-            if (r.collection == c.name && r.doc == d.id && std::max(r.localStamp.epoch, r.remoteStamp.epoch) < epoch) {
-                if (txn.active)
-                    txn.undo.conflictsRemoved.push_back({it->first, r});
-                clearedByEpoch.push_back(it->first);
-                it = conflicts.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    }
 }
 
 DocState &Store::Impl::docForWrite(uint32_t coll, const std::string &id, bool *created) {
