@@ -1,6 +1,5 @@
-// The WebAssembly insert against Yjs's, in alternating pairs: this machine's speed swings by up to 1.5x
-// for minutes at a time, so one run of each, minutes apart, can land on either side of a target ratio.
-// Each round runs core_bench's insert in WebAssembly and then Yjs's insert through bench/js_bench.mjs
+// The WebAssembly insert against Yjs's, in alternating pairs: one run of each, minutes apart, can land on
+// either side of a target ratio on this machine. Each round runs core_bench's insert in WebAssembly and then Yjs's insert through bench/js_bench.mjs
 // (plain objects), alternating which goes first, and prints the round's ratio; the summary is the median
 // of the rounds' ratios (and their spread). Both sides are the best of --procs fresh processes: on this
 // virtual machine one of the two CPUs can be 1.5x slower than the other for minutes, and a process stays

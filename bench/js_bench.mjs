@@ -304,7 +304,7 @@ for (const name of only) {
         { encoding: 'utf8', timeout: 20 * 60_000, maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
       const r = JSON.parse(out.trim().split('\n').pop());
       if (!best) best = { ...r, runs: RUNS };
-      else for (const k of ['insertMs', 'updatesMs', 'encodeMs', 'loadMs', 'mergeMs', 'peakRssMb']) best[k] = Math.min(best[k], r[k]);
+      else for (const k of ['insertMs', 'updatesMs', 'encodeMs', 'loadMs', 'mergeMs', 'peakRssMb']) if (k in r) best[k] = Math.min(best[k], r[k]);
     }
     results.push(best);
   } catch (err) {
@@ -326,7 +326,8 @@ const figures = [
 ];
 const ours = results.find((r) => r.system === 'syncore' && !r.error);
 const header = ['figure', ...results.map((r) => r.system)];
-const rows = figures.map(([label, key, unit, d, scale = 1]) => [
+// (--insert-only: the other figures were not measured)
+const rows = figures.filter(([, key]) => results.some((r) => r[key] !== undefined)).map(([label, key, unit, d, scale = 1]) => [
   `${label} (${unit})`,
   ...results.map((r) => {
     if (r.error) return 'failed';

@@ -283,8 +283,8 @@ std::multiset<std::string> rowsOf(const Bytes &changes) {
         for (const auto &r : c.rows)
             out.insert(c.name + " " + c.docIds[r.doc] + " " + std::to_string(static_cast<int>(r.kind)) + " " +
                        (r.kind == RowKind::Cl ? std::string() : cs.fieldNames[r.field]) + " " + stamp(r.stamp) + " " +
-                       cs.sites[r.stamp.site].hex() + " " + std::to_string(r.seq) + " " + stamp(r.base) + " " +
-                       std::to_string(r.flags) + " " + r.value.toValue().dump());
+                       std::to_string(r.seq) + " " + stamp(r.base) + " " + std::to_string(r.flags) + " " +
+                       r.value.toValue().dump());
     return out;
 }
 } // namespace
